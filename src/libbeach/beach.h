@@ -1,0 +1,16 @@
+/* beach.h: the libbeach umbrella header
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#define __BEACH_H_INSIDE__
+
+#include "beach-action.h"
+#include "beach-enum-types.h"
+#include "beach-enums.h"
+#include "beach-error.h"
+#include "beach-ids.h"
+#include "beach-version.h"
+
+#undef __BEACH_H_INSIDE__

@@ -1,0 +1,21 @@
+/* beach-http-api.h: the SoupServer routes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define BEACH_TYPE_HTTP_API (beach_http_api_get_type ())
+G_DECLARE_FINAL_TYPE (BeachHttpApi, beach_http_api, BEACH, HTTP_API, GObject)
+
+BeachHttpApi *beach_http_api_new (void);
+gboolean beach_http_api_listen (BeachHttpApi *self,
+                                const gchar *address,
+                                GError **error);
+const gchar *beach_http_api_get_url (BeachHttpApi *self);
+void beach_http_api_shutdown (BeachHttpApi *self);
+
+G_END_DECLS

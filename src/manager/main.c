@@ -1,0 +1,28 @@
+/* main.c: beach-manager entry point
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+
+#include "beach-manager-app.h"
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (BeachManagerApp) app = NULL;
+  int status;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  app = beach_manager_app_new ();
+  status = g_application_run (G_APPLICATION (app), argc, argv);
+  if (status == 0)
+    status = beach_manager_app_get_exit_status (app);
+  return status;
+}
