@@ -9,24 +9,54 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
+#include "beach-auth.h"
+#include "beach-config.h"
+#include "beach-event-hub.h"
 #include "beach-http-api.h"
 #include "beach-manager-app.h"
-
-#define DEFAULT_LISTEN "127.0.0.1:8080"
+#include "beach-memory-queue.h"
+#include "beach-metrics.h"
+#include "beach-router.h"
+#include "beach-session-registry.h"
 
 struct _BeachManagerApp {
   GApplication parent_instance;
 
-  gchar *listen;
+  /* options */
+  gchar *opt_listen;
+  gchar *opt_config;
+  gchar *opt_queue;
+  gchar *opt_redis_url;
+
+  BeachConfig *config;
+  BeachAuth *auth;
+  BeachFallbackQueue *queue;
+  BeachMetrics *metrics;
+  BeachEventHub *events;
+  BeachSessionRegistry *registry;
+  BeachRouter *router;
   BeachHttpApi *http;
+
   guint sigint_id;
   guint sigterm_id;
+  guint sweep_id;
   gboolean shutting_down;
   gint exit_status;
 };
 
 G_DEFINE_FINAL_TYPE (BeachManagerApp, beach_manager_app, G_TYPE_APPLICATION)
+
+static void
+on_http_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (BeachManagerApp) self = user_data;
+
+  beach_http_api_shutdown_finish (BEACH_HTTP_API (source), result, NULL);
+  g_message ("stopped");
+  g_application_release (G_APPLICATION (self));
+}
 
 static gboolean
 on_quit_signal (gpointer user_data)
@@ -36,28 +66,113 @@ on_quit_signal (gpointer user_data)
   if (!self->shutting_down) {
     self->shutting_down = TRUE;
     g_message ("shutting down on signal");
-    if (self->http != NULL)
-      beach_http_api_shutdown (self->http);
-    g_application_release (G_APPLICATION (self));
+    g_clear_handle_id (&self->sweep_id, g_source_remove);
+    beach_http_api_shutdown_async (self->http, on_http_shut_down, g_object_ref (self));
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* Sessions idle past the expiry go, their queued actions dead-lettered
+ * session_expired (WIRE.md "Redis keys"; applies to both backends). */
+static gboolean
+on_sweep (gpointer user_data)
+{
+  BeachManagerApp *self = user_data;
+  g_autoptr (GPtrArray) list = beach_session_registry_list (self->registry);
+  gint64 cutoff = g_get_real_time () / 1000 - (gint64) self->config->session_idle_expiry_secs * 1000;
+
+  for (guint i = 0; i < list->len; i++) {
+    BeachSession *s = list->pdata[i];
+
+    if (s->last_activity_ms < cutoff) {
+      g_message ("session %s: idle past %u s, expiring", s->session_id,
+                 self->config->session_idle_expiry_secs);
+      beach_router_delete_session_async (self->router, s, BEACH_DEAD_LETTER_REASON_SESSION_EXPIRED,
+                                         NULL, NULL);
+    }
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Each fast-path link holds ~7 fds; the default soft limit of 1024 would
+ * cap a manager at ~140 hosts. */
+static void
+raise_nofile_limit (void)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+      g_debug ("could not raise RLIMIT_NOFILE");
+  }
 }
 
 static gint
 beach_manager_app_handle_local_options (GApplication *app, GVariantDict *options)
 {
   BeachManagerApp *self = BEACH_MANAGER_APP (app);
-  const gchar *listen = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BeachConfig) config = beach_config_new_defaults ();
 
   if (g_variant_dict_contains (options, "version")) {
     g_print ("beach-manager %s\n", PACKAGE_VERSION);
     return 0;
   }
-  if (g_variant_dict_lookup (options, "listen", "&s", &listen)) {
-    g_free (self->listen);
-    self->listen = g_strdup (listen);
+  if (self->opt_config != NULL && !beach_config_load_file (config, self->opt_config, &error)) {
+    g_printerr (_ ("beach-manager: %s\n"), error->message);
+    return 2;
   }
+  if (!beach_config_apply_environment (config, &error)) {
+    g_printerr (_ ("beach-manager: %s\n"), error->message);
+    return 2;
+  }
+  if (self->opt_listen != NULL) {
+    g_free (config->listen);
+    config->listen = g_strdup (self->opt_listen);
+  }
+  if (self->opt_queue != NULL) {
+    if (g_strcmp0 (self->opt_queue, "memory") != 0 && g_strcmp0 (self->opt_queue, "redis") != 0) {
+      g_printerr (_ ("beach-manager: --queue must be memory or redis, not “%s”\n"), self->opt_queue);
+      return 2;
+    }
+    g_free (config->queue_backend);
+    config->queue_backend = g_strdup (self->opt_queue);
+  }
+  if (self->opt_redis_url != NULL) {
+    g_free (config->redis_url);
+    config->redis_url = g_strdup (self->opt_redis_url);
+    if (self->opt_queue == NULL) {
+      g_free (config->queue_backend);
+      config->queue_backend = g_strdup ("redis");
+    }
+  }
+  if (g_strcmp0 (config->queue_backend, "redis") == 0) {
+    g_printerr (_ ("beach-manager: the Redis queue backend is not available in this version; "
+                   "use --queue memory\n"));
+    return 2;
+  }
+  self->config = g_steal_pointer (&config);
   return -1;
+}
+
+static gboolean
+build_services (BeachManagerApp *self, GError **error)
+{
+  const BeachConfig *c = self->config;
+
+  self->auth = beach_auth_new (c->state_dir, c->operator_token, error);
+  if (self->auth == NULL)
+    return FALSE;
+  self->queue = BEACH_FALLBACK_QUEUE (beach_memory_queue_new (&c->queue));
+  self->metrics = beach_metrics_new ();
+  self->events = beach_event_hub_new (self->metrics);
+  beach_event_hub_set_limits (self->events, c->events_max_backlog, c->events_keepalive_secs);
+  self->registry = beach_session_registry_new ();
+  self->router = beach_router_new (c, self->registry, self->queue, self->metrics, self->events);
+  self->http = beach_http_api_new (c, self->auth, self->registry, self->queue, self->router,
+                                   self->metrics, self->events);
+  return beach_http_api_listen (self->http, c->listen, error);
 }
 
 static void
@@ -68,18 +183,22 @@ beach_manager_app_startup (GApplication *app)
 
   G_APPLICATION_CLASS (beach_manager_app_parent_class)->startup (app);
 
-  self->http = beach_http_api_new ();
-  if (!beach_http_api_listen (self->http, self->listen, &error)) {
-    g_printerr (_ ("beach-manager: cannot listen on %s: %s\n"), self->listen, error->message);
+  raise_nofile_limit ();
+  if (!build_services (self, &error)) {
+    g_printerr (_ ("beach-manager: %s\n"), error->message);
     self->exit_status = 1;
     return;
   }
   /* Tests and scripts read this line to learn the port. */
   g_print ("listening on %s\n", beach_http_api_get_url (self->http));
+  if (beach_auth_get_operator_token_path (self->auth) != NULL)
+    g_print ("operator token in %s\n", beach_auth_get_operator_token_path (self->auth));
   fflush (stdout);
 
   self->sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, self);
   self->sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, self);
+  self->sweep_id = g_timeout_add_seconds (MIN (60, MAX (1, self->config->session_idle_expiry_secs / 2)),
+                                          on_sweep, self);
   g_application_hold (app);
 }
 
@@ -96,7 +215,14 @@ beach_manager_app_shutdown (GApplication *app)
 
   g_clear_handle_id (&self->sigint_id, g_source_remove);
   g_clear_handle_id (&self->sigterm_id, g_source_remove);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_object (&self->http);
+  g_clear_object (&self->router);
+  g_clear_object (&self->registry);
+  g_clear_object (&self->events);
+  g_clear_object (&self->metrics);
+  g_clear_object (&self->queue);
+  g_clear_object (&self->auth);
   G_APPLICATION_CLASS (beach_manager_app_parent_class)->shutdown (app);
 }
 
@@ -105,7 +231,11 @@ beach_manager_app_finalize (GObject *object)
 {
   BeachManagerApp *self = BEACH_MANAGER_APP (object);
 
-  g_free (self->listen);
+  g_free (self->opt_listen);
+  g_free (self->opt_config);
+  g_free (self->opt_queue);
+  g_free (self->opt_redis_url);
+  g_clear_pointer (&self->config, beach_config_free);
   G_OBJECT_CLASS (beach_manager_app_parent_class)->finalize (object);
 }
 
@@ -121,17 +251,19 @@ beach_manager_app_class_init (BeachManagerAppClass *klass)
   app_class->shutdown = beach_manager_app_shutdown;
 }
 
-static const GOptionEntry option_entries[] = {
-  { "listen", 'l', 0, G_OPTION_ARG_STRING, NULL, N_ ("Address to listen on (default 127.0.0.1:8080; port 0 picks one)"), N_ ("ADDR:PORT") },
-  { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Print the version and exit"), NULL },
-  { NULL }
-};
-
 static void
 beach_manager_app_init (BeachManagerApp *self)
 {
-  self->listen = g_strdup (DEFAULT_LISTEN);
-  g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
+  const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &self->opt_listen, N_ ("Address to listen on (default 127.0.0.1:8080; port 0 picks one)"), N_ ("ADDR:PORT") },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &self->opt_config, N_ ("Configuration file (GKeyFile)"), N_ ("FILE") },
+    { "queue", 0, 0, G_OPTION_ARG_STRING, &self->opt_queue, N_ ("Fallback queue backend: memory (default) or redis"), N_ ("BACKEND") },
+    { "redis-url", 0, 0, G_OPTION_ARG_STRING, &self->opt_redis_url, N_ ("Redis URL: redis://HOST:PORT/DB or unix:///PATH"), N_ ("URL") },
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Print the version and exit"), NULL },
+    { NULL }
+  };
+
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
   g_application_set_option_context_summary (G_APPLICATION (self),
                                             _ ("Deliver Private Beach controller actions to hosts."));
 }

@@ -1,0 +1,180 @@
+/* beach-config.c: the daemon's settings
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define G_LOG_DOMAIN "beach-config"
+
+#include "config.h"
+
+#include "beach-config.h"
+
+BeachConfig *
+beach_config_new_defaults (void)
+{
+  BeachConfig *c = g_new0 (BeachConfig, 1);
+
+  c->listen = g_strdup ("127.0.0.1:8080");
+  c->cors_origins = g_new0 (gchar *, 1);
+  c->body_bytes = 1024 * 1024;
+  c->actions_per_call = 256;
+  c->action_payload_bytes = 64 * 1024;
+  c->max_wait_ms = 30000;
+  c->max_poll = 256;
+  c->default_poll = 64;
+  c->queue_backend = g_strdup ("memory");
+  beach_queue_config_init_defaults (&c->queue);
+  c->lease_default_ttl_ms = 30000;
+  c->session_idle_expiry_secs = 24 * 60 * 60;
+  c->state_dir = g_build_filename (g_get_user_config_dir (), "beach-manager", NULL);
+  c->events_max_backlog = 1000;
+  c->events_keepalive_secs = 15;
+  return c;
+}
+
+void
+beach_config_free (BeachConfig *c)
+{
+  if (c == NULL)
+    return;
+  g_free (c->listen);
+  g_free (c->public_url);
+  g_strfreev (c->cors_origins);
+  g_free (c->queue_backend);
+  g_free (c->redis_url);
+  g_free (c->operator_token);
+  g_free (c->state_dir);
+  g_free (c);
+}
+
+/* Reads an unsigned key if present, within min..max; absent keeps *out. */
+static gboolean
+read_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint min, guint max, guint *out, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree gchar *raw = g_key_file_get_value (kf, group, key, NULL);
+  guint64 v = 0;
+
+  if (raw == NULL)
+    return TRUE;
+  g_strstrip (raw);
+  if (!g_ascii_string_to_unsigned (raw, 10, min, max, &v, &local_error)) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "[%s] %s = “%s”: expected a whole number in %u..%u", group, key,
+                 raw, min, max);
+    return FALSE;
+  }
+  *out = (guint) v;
+  return TRUE;
+}
+
+static void
+read_string (GKeyFile *kf, const gchar *group, const gchar *key, gchar **out)
+{
+  g_autofree gchar *v = g_key_file_get_string (kf, group, key, NULL);
+
+  if (v == NULL)
+    return;
+  g_strstrip (v);
+  g_free (*out);
+  *out = *v != '\0' ? g_steal_pointer (&v) : NULL;
+}
+
+static gboolean
+check_backend (const gchar *backend, GError **error)
+{
+  if (g_strcmp0 (backend, "memory") == 0 || g_strcmp0 (backend, "redis") == 0)
+    return TRUE;
+  g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+               "[queue] backend = “%s”: expected memory or redis", backend);
+  return FALSE;
+}
+
+static const gchar *const known_groups[] = { "http", "limits", "queue", "leases",
+                                             "sessions", "auth", "events", NULL };
+
+/* Loads FILE over the current values. Unknown groups are an error (a typo
+ * would otherwise be silently ignored); unknown keys are warned about. */
+gboolean
+beach_config_load_file (BeachConfig *c, const gchar *path, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_auto (GStrv) groups = NULL;
+  gchar **origins;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local_error)) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "cannot read config %s: %s", path, local_error->message);
+    return FALSE;
+  }
+  groups = g_key_file_get_groups (kf, NULL);
+  for (guint i = 0; groups[i] != NULL; i++) {
+    if (!g_strv_contains (known_groups, groups[i])) {
+      g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                   "%s: unknown group [%s]", path, groups[i]);
+      return FALSE;
+    }
+  }
+
+  read_string (kf, "http", "listen", &c->listen);
+  if (c->listen == NULL)
+    c->listen = g_strdup ("127.0.0.1:8080");
+  read_string (kf, "http", "public_url", &c->public_url);
+  origins = g_key_file_get_string_list (kf, "http", "cors_origins", NULL, NULL);
+  if (origins != NULL) {
+    g_strfreev (c->cors_origins);
+    c->cors_origins = origins;
+  }
+  if (!read_uint (kf, "limits", "body_bytes", 1024, 64 * 1024 * 1024, &c->body_bytes, error) || !read_uint (kf, "limits", "actions_per_call", 1, 10000, &c->actions_per_call, error) || !read_uint (kf, "limits", "action_payload_bytes", 16, 16 * 1024 * 1024, &c->action_payload_bytes, error) || !read_uint (kf, "limits", "max_wait_ms", 0, 3600000, &c->max_wait_ms, error) || !read_uint (kf, "limits", "max_poll", 1, 10000, &c->max_poll, error) || !read_uint (kf, "limits", "default_poll", 1, 10000, &c->default_poll, error))
+    return FALSE;
+  read_string (kf, "queue", "backend", &c->queue_backend);
+  if (c->queue_backend == NULL)
+    c->queue_backend = g_strdup ("memory");
+  if (!check_backend (c->queue_backend, error))
+    return FALSE;
+  read_string (kf, "queue", "redis_url", &c->redis_url);
+  if (!read_uint (kf, "queue", "cap", 1, 1000000, &c->queue.cap, error) || !read_uint (kf, "queue", "reclaim_ms", 10, 3600000, &c->queue.reclaim_ms, error) || !read_uint (kf, "queue", "max_deliveries", 1, 1000, &c->queue.max_deliveries, error) || !read_uint (kf, "queue", "dead_letters_kept", 1, 1000000, &c->queue.dead_letters_kept, error) || !read_uint (kf, "leases", "default_ttl_ms", 1000, 86400000, &c->lease_default_ttl_ms, error) || !read_uint (kf, "sessions", "idle_expiry_secs", 1, 365 * 86400, &c->session_idle_expiry_secs, error) || !read_uint (kf, "events", "max_backlog", 1, 1000000, &c->events_max_backlog, error) || !read_uint (kf, "events", "keepalive_secs", 1, 3600, &c->events_keepalive_secs, error))
+    return FALSE;
+  if (c->default_poll > c->max_poll) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "[limits] default_poll (%u) is above max_poll (%u)",
+                 c->default_poll, c->max_poll);
+    return FALSE;
+  }
+  read_string (kf, "auth", "operator_token", &c->operator_token);
+  read_string (kf, "auth", "state_dir", &c->state_dir);
+  if (c->state_dir == NULL)
+    c->state_dir = g_build_filename (g_get_user_config_dir (), "beach-manager", NULL);
+  return TRUE;
+}
+
+/* BEACH_MANAGER_TOKEN and BEACH_CORS_ORIGINS override the file. */
+gboolean
+beach_config_apply_environment (BeachConfig *c, GError **error)
+{
+  const gchar *token = g_getenv ("BEACH_MANAGER_TOKEN");
+  const gchar *origins = g_getenv ("BEACH_CORS_ORIGINS");
+
+  if (token != NULL && *token != '\0') {
+    if (strlen (token) < 16) {
+      g_set_error_literal (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                           "BEACH_MANAGER_TOKEN is shorter than 16 characters");
+      return FALSE;
+    }
+    g_free (c->operator_token);
+    c->operator_token = g_strdup (token);
+  }
+  if (origins != NULL) {
+    g_auto (GStrv) parts = g_strsplit (origins, ",", -1);
+    g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+
+    for (guint i = 0; parts[i] != NULL; i++) {
+      g_strstrip (parts[i]);
+      if (*parts[i] != '\0')
+        g_strv_builder_add (b, parts[i]);
+    }
+    g_strfreev (c->cors_origins);
+    c->cors_origins = g_strv_builder_end (b);
+  }
+  return TRUE;
+}

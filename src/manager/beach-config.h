@@ -1,0 +1,50 @@
+/* beach-config.h: the daemon's settings
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "beach-fallback-queue.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  /* [http] */
+  gchar *listen;
+  gchar *public_url; /* NULL: http:// + the listen address */
+  GStrv cors_origins;
+  /* [limits] */
+  guint body_bytes;
+  guint actions_per_call;
+  guint action_payload_bytes;
+  guint max_wait_ms;
+  guint max_poll;
+  guint default_poll;
+  /* [queue] */
+  gchar *queue_backend; /* "memory" | "redis" */
+  gchar *redis_url;
+  BeachQueueConfig queue;
+  /* [leases] */
+  guint lease_default_ttl_ms;
+  /* [sessions] */
+  guint session_idle_expiry_secs;
+  /* [auth] */
+  gchar *operator_token; /* NULL: BEACH_MANAGER_TOKEN, else the stored one */
+  gchar *state_dir;      /* where operator-token and session-secret live */
+  /* [events] */
+  guint events_max_backlog;
+  guint events_keepalive_secs;
+} BeachConfig;
+
+BeachConfig *beach_config_new_defaults (void);
+gboolean beach_config_load_file (BeachConfig *config,
+                                 const gchar *path,
+                                 GError **error);
+gboolean beach_config_apply_environment (BeachConfig *config,
+                                         GError **error);
+void beach_config_free (BeachConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BeachConfig, beach_config_free)
+
+G_END_DECLS

@@ -1,0 +1,281 @@
+/* beach-fallback-queue.h: the bounded fallback queue, abstract
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "beach.h"
+
+G_BEGIN_DECLS
+
+/* One queued action as a read hands it out. */
+typedef struct {
+  BeachAction *action; /* owned */
+  gint64 enqueued_ms;  /* when it was accepted */
+  guint deliveries;    /* how many times it has been handed out, this one included */
+} BeachQueueEntry;
+
+void beach_queue_entry_free (BeachQueueEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BeachQueueEntry, beach_queue_entry_free)
+
+/* One dead letter. */
+typedef struct {
+  gchar *id;
+  BeachAction *action; /* owned */
+  BeachDeadLetterReason reason;
+  gint64 at_ms;
+} BeachDeadLetter;
+
+void beach_dead_letter_free (BeachDeadLetter *letter);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BeachDeadLetter, beach_dead_letter_free)
+
+/* Per-session numbers. depth = every entry not yet acked, delivered or not
+ * (WIRE.md `pending`); delivered = handed out and not acked (the PEL). */
+typedef struct {
+  guint depth;
+  guint delivered;
+} BeachQueueStats;
+
+/* Tunables; every backend honours all of them. */
+typedef struct {
+  guint cap;               /* max unacked entries per session (500) */
+  guint reclaim_ms;        /* idle time before redelivery (5000) */
+  guint max_deliveries;    /* deliveries before dead-lettering (5) */
+  guint dead_letters_kept; /* per session (10000) */
+} BeachQueueConfig;
+
+void beach_queue_config_init_defaults (BeachQueueConfig *config);
+
+#define BEACH_TYPE_FALLBACK_QUEUE (beach_fallback_queue_get_type ())
+G_DECLARE_DERIVABLE_TYPE (BeachFallbackQueue, beach_fallback_queue, BEACH, FALLBACK_QUEUE, GObject)
+
+/* Sessions are named by (private_beach_id, session_id); Redis builds its
+ * {P:S} hash tag from both. Every operation is asynchronous so that the
+ * Redis backend never blocks the main loop; the memory backend completes
+ * them on the next main-loop iteration. Results and signals arrive on the
+ * thread-default main context of the caller.
+ *
+ * Errors: BEACH_ERROR_QUEUE_FULL when an enqueue would pass the cap (the
+ * whole call is refused, nothing is written); BEACH_ERROR_UNAVAILABLE when
+ * the backend is down; BEACH_ERROR_NOT_FOUND is never raised (an unknown
+ * session is an empty queue). */
+struct _BeachFallbackQueueClass {
+  GObjectClass parent_class;
+
+  /* Dedupe on outstanding ids (queued or delivered-unacked); ids repeated
+   * inside @actions count as duplicates after their first. Duplicates do
+   * not count toward the cap. An action already past expires_at is
+   * accepted and settled `expired` at once. Accepted ones are appended in
+   * order. */
+  void (*enqueue_async) (BeachFallbackQueue *self,
+                         const gchar *private_beach_id,
+                         const gchar *session_id,
+                         GPtrArray *actions, /* BeachAction* */
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data);
+  gboolean (*enqueue_finish) (BeachFallbackQueue *self,
+                              GAsyncResult *result,
+                              GStrv *out_accepted_ids,
+                              GStrv *out_duplicate_ids,
+                              GError **error);
+
+  /* Up to @max entries in enqueue order: never-delivered ones and ones idle
+   * past reclaim_ms since their last delivery (a redelivered entry keeps
+   * its place). Entries past expires_at are settled `expired` instead of
+   * handed out. An entry whose delivery count reached max_deliveries and
+   * went unacked past reclaim_ms is dead-lettered (max_deliveries), never
+   * delivered a 6th time. Never blocks: an empty result is fine. */
+  void (*read_async) (BeachFallbackQueue *self,
+                      const gchar *private_beach_id,
+                      const gchar *session_id,
+                      const gchar *consumer,
+                      guint max,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data);
+  GPtrArray *(*read_finish) (BeachFallbackQueue *self,
+                             GAsyncResult *result,
+                             GError **error); /* BeachQueueEntry*, owned */
+
+  /* Settle ids with their status; every status is final. Returns how many
+   * ids this call settled; unknown ids are not counted. */
+  void (*ack_async) (BeachFallbackQueue *self,
+                     const gchar *private_beach_id,
+                     const gchar *session_id,
+                     GPtrArray *acks, /* BeachActionAck* */
+                     GCancellable *cancellable,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data);
+  gboolean (*ack_finish) (BeachFallbackQueue *self,
+                          GAsyncResult *result,
+                          guint *out_settled,
+                          GError **error);
+
+  void (*stats_async) (BeachFallbackQueue *self,
+                       const gchar *private_beach_id,
+                       const gchar *session_id,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data);
+  gboolean (*stats_finish) (BeachFallbackQueue *self,
+                            GAsyncResult *result,
+                            BeachQueueStats *out_stats,
+                            GError **error);
+
+  /* Dead letters with at_ms >= since_ms, oldest first. */
+  void (*dead_letters_async) (BeachFallbackQueue *self,
+                              const gchar *private_beach_id,
+                              const gchar *session_id,
+                              gint64 since_ms,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+  GPtrArray *(*dead_letters_finish) (BeachFallbackQueue *self,
+                                     GAsyncResult *result,
+                                     GError **error); /* BeachDeadLetter*, owned */
+
+  /* Dead-letter every outstanding entry with @reason, in order, then
+   * forget the session (its dead letters too). */
+  void (*drop_session_async) (BeachFallbackQueue *self,
+                              const gchar *private_beach_id,
+                              const gchar *session_id,
+                              BeachDeadLetterReason reason,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+  gboolean (*drop_session_finish) (BeachFallbackQueue *self,
+                                   GAsyncResult *result,
+                                   GError **error);
+
+  /* TRUE while the backend answers (memory: always). */
+  gboolean (*is_available) (BeachFallbackQueue *self);
+  const gchar *(*get_backend_name) (BeachFallbackQueue *self);
+
+  gpointer padding[8];
+};
+
+/* Signals (all on the main context):
+ *   "wake" (gchar *private_beach_id, gchar *session_id)
+ *       entries became readable: an enqueue, or an entry came due for
+ *       redelivery. Parked polls wait on this, never on a timer of their own.
+ *   "settled" (gchar *private_beach_id, gchar *session_id, gchar *action_id,
+ *              gint status (BeachAckStatus), gchar *error_code (nullable),
+ *              gint64 enqueued_ms)
+ *       an entry left the queue by an ack or by expiry.
+ *   "dead-lettered" (gchar *private_beach_id, gchar *session_id,
+ *                    gchar *action_id, gint reason (BeachDeadLetterReason))
+ *   "delivered" (gchar *private_beach_id, gchar *session_id,
+ *                gchar *action_id, gboolean redelivery)
+ *   "depth-changed" (gchar *private_beach_id, gchar *session_id,
+ *                    guint depth, guint delivered)
+ *       after any change of the numbers in BeachQueueStats.
+ *   "availability-changed" (gboolean available)
+ */
+
+void beach_fallback_queue_enqueue_async (BeachFallbackQueue *self,
+                                         const gchar *private_beach_id,
+                                         const gchar *session_id,
+                                         GPtrArray *actions,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean beach_fallback_queue_enqueue_finish (BeachFallbackQueue *self,
+                                              GAsyncResult *result,
+                                              GStrv *out_accepted_ids,
+                                              GStrv *out_duplicate_ids,
+                                              GError **error);
+void beach_fallback_queue_read_async (BeachFallbackQueue *self,
+                                      const gchar *private_beach_id,
+                                      const gchar *session_id,
+                                      const gchar *consumer,
+                                      guint max,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+GPtrArray *beach_fallback_queue_read_finish (BeachFallbackQueue *self,
+                                             GAsyncResult *result,
+                                             GError **error);
+void beach_fallback_queue_ack_async (BeachFallbackQueue *self,
+                                     const gchar *private_beach_id,
+                                     const gchar *session_id,
+                                     GPtrArray *acks,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+gboolean beach_fallback_queue_ack_finish (BeachFallbackQueue *self,
+                                          GAsyncResult *result,
+                                          guint *out_settled,
+                                          GError **error);
+void beach_fallback_queue_stats_async (BeachFallbackQueue *self,
+                                       const gchar *private_beach_id,
+                                       const gchar *session_id,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+gboolean beach_fallback_queue_stats_finish (BeachFallbackQueue *self,
+                                            GAsyncResult *result,
+                                            BeachQueueStats *out_stats,
+                                            GError **error);
+void beach_fallback_queue_dead_letters_async (BeachFallbackQueue *self,
+                                              const gchar *private_beach_id,
+                                              const gchar *session_id,
+                                              gint64 since_ms,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+GPtrArray *beach_fallback_queue_dead_letters_finish (BeachFallbackQueue *self,
+                                                     GAsyncResult *result,
+                                                     GError **error);
+void beach_fallback_queue_drop_session_async (BeachFallbackQueue *self,
+                                              const gchar *private_beach_id,
+                                              const gchar *session_id,
+                                              BeachDeadLetterReason reason,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+gboolean beach_fallback_queue_drop_session_finish (BeachFallbackQueue *self,
+                                                   GAsyncResult *result,
+                                                   GError **error);
+gboolean beach_fallback_queue_is_available (BeachFallbackQueue *self);
+const gchar *beach_fallback_queue_get_backend_name (BeachFallbackQueue *self);
+const BeachQueueConfig *beach_fallback_queue_get_config (BeachFallbackQueue *self);
+
+/* For subclasses, from their constructor only: the config is fixed for the
+ * queue's lifetime (an instance starts with the defaults). cap,
+ * max_deliveries and reclaim_ms must be at least 1. */
+void beach_fallback_queue_set_config (BeachFallbackQueue *self,
+                                      const BeachQueueConfig *config);
+
+/* For subclasses: emit the signals. */
+void beach_fallback_queue_emit_wake (BeachFallbackQueue *self,
+                                     const gchar *private_beach_id,
+                                     const gchar *session_id);
+void beach_fallback_queue_emit_settled (BeachFallbackQueue *self,
+                                        const gchar *private_beach_id,
+                                        const gchar *session_id,
+                                        const gchar *action_id,
+                                        BeachAckStatus status,
+                                        const gchar *error_code,
+                                        gint64 enqueued_ms);
+void beach_fallback_queue_emit_dead_lettered (BeachFallbackQueue *self,
+                                              const gchar *private_beach_id,
+                                              const gchar *session_id,
+                                              const gchar *action_id,
+                                              BeachDeadLetterReason reason);
+void beach_fallback_queue_emit_delivered (BeachFallbackQueue *self,
+                                          const gchar *private_beach_id,
+                                          const gchar *session_id,
+                                          const gchar *action_id,
+                                          gboolean redelivery);
+void beach_fallback_queue_emit_depth_changed (BeachFallbackQueue *self,
+                                              const gchar *private_beach_id,
+                                              const gchar *session_id,
+                                              guint depth,
+                                              guint delivered);
+void beach_fallback_queue_emit_availability_changed (BeachFallbackQueue *self,
+                                                     gboolean available);
+
+G_END_DECLS

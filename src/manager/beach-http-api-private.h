@@ -1,0 +1,94 @@
+/* beach-http-api-private.h: shared by the beach-http-*.c route files
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "beach-http-api.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  BEACH_AUTH_OPERATOR = 1 << 0,
+  BEACH_AUTH_SESSION = 1 << 1,
+  BEACH_AUTH_LEASE = 1 << 2,
+  BEACH_AUTH_PUBLIC = 1 << 3, /* no token needed */
+} BeachAuthKind;
+
+struct _BeachHttpApi {
+  GObject parent_instance;
+
+  const BeachConfig *config;
+  BeachAuth *auth;
+  BeachSessionRegistry *registry;
+  BeachFallbackQueue *queue;
+  BeachRouter *router;
+  BeachMetrics *metrics;
+  BeachEventHub *events;
+
+  SoupServer *server;
+  gchar *url;
+  GPtrArray *parked; /* ParkedPoll*, see beach-http-actions.c */
+  gboolean shutting_down;
+};
+
+/* One request, from dispatch to response. */
+typedef struct {
+  BeachHttpApi *api;
+  SoupServerMessage *msg;
+  GHashTable *query;     /* nullable */
+  const gchar *route;    /* the pattern, for metrics */
+  gchar *path_id;        /* :id, nullable */
+  gchar *token;          /* nullable */
+  BeachAuthKind auth;    /* the kind the token proved */
+  BeachSession *session; /* the :id session, nullable */
+  BeachLease *lease;     /* when auth is a lease */
+} BeachRequest;
+
+void beach_request_free (BeachRequest *req);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BeachRequest, beach_request_free)
+
+typedef void (*BeachRouteHandler) (BeachRequest *req);
+
+void beach_http_respond_json (SoupServerMessage *msg,
+                              guint status,
+                              JsonNode *body);
+void beach_http_respond_text (SoupServerMessage *msg,
+                              guint status,
+                              const gchar *content_type,
+                              const gchar *body);
+void beach_http_respond_error (SoupServerMessage *msg,
+                               const GError *error);
+void beach_http_respond_new_error (SoupServerMessage *msg,
+                                   BeachError code,
+                                   const gchar *format,
+                                   ...) G_GNUC_PRINTF (3, 4);
+JsonNode *beach_http_parse_body (BeachRequest *req,
+                                 gboolean empty_is_object,
+                                 GError **error);
+gint64 beach_http_now_ms (void);
+
+/* Route handlers. */
+void beach_http_handle_register (BeachRequest *req);
+void beach_http_handle_list_sessions (BeachRequest *req);
+void beach_http_handle_get_session (BeachRequest *req);
+void beach_http_handle_delete_session (BeachRequest *req);
+void beach_http_handle_lease_acquire (BeachRequest *req);
+void beach_http_handle_lease_release (BeachRequest *req);
+void beach_http_handle_state_post (BeachRequest *req);
+void beach_http_handle_state_get (BeachRequest *req);
+void beach_http_handle_health_post (BeachRequest *req);
+void beach_http_handle_dead_letters (BeachRequest *req);
+void beach_http_handle_events (BeachRequest *req);
+void beach_http_handle_actions (BeachRequest *req);
+void beach_http_handle_poll (BeachRequest *req);
+void beach_http_handle_pending (BeachRequest *req);
+void beach_http_handle_ack (BeachRequest *req);
+
+/* Parked polls (beach-http-actions.c). */
+void beach_http_parked_init (BeachHttpApi *self);
+GPtrArray *beach_http_parked_shutdown (BeachHttpApi *self); /* the answered messages */
+
+G_END_DECLS

@@ -1,0 +1,478 @@
+/* beach-router.c: where actions go, and each session's transport
+ *
+ * WIRE.md "Routing". The fast path (step 1) is not wired yet: a session has
+ * no link, so fast_path_ready is always FALSE and only steps 3 and 4 apply.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define G_LOG_DOMAIN "beach-router"
+
+#include "config.h"
+
+#include "beach-router.h"
+
+struct _BeachRouter {
+  GObject parent_instance;
+
+  const BeachConfig *config;
+  BeachSessionRegistry *registry;
+  BeachFallbackQueue *queue;
+  BeachMetrics *metrics;
+  BeachEventHub *events;
+};
+
+G_DEFINE_FINAL_TYPE (BeachRouter, beach_router, G_TYPE_OBJECT)
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+static JsonObject *
+event_object (BeachSession *session)
+{
+  JsonObject *obj = json_object_new ();
+
+  json_object_set_string_member (obj, "session_id", session->session_id);
+  return obj;
+}
+
+static void
+set_transport_gauges (BeachRouter *self, BeachSession *session)
+{
+  static const BeachTransport all[] = { BEACH_TRANSPORT_PENDING, BEACH_TRANSPORT_FAST_PATH,
+                                        BEACH_TRANSPORT_HTTP_FALLBACK };
+
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++) {
+    g_autofree gchar *labels = beach_metrics_session_labels (
+      session->private_beach_id, session->session_id, "transport",
+      beach_transport_to_string (all[i]), NULL);
+
+    beach_metrics_gauge_set (self->metrics, "session_transport", labels,
+                             session->transport == all[i] ? 1 : 0);
+  }
+}
+
+/* Applies a transition: log once with its reason, count it, tell SSE. */
+static void
+transition (BeachRouter *self, BeachSession *session, BeachTransport to, BeachTransportReason reason)
+{
+  gboolean first = !session->transport_known;
+  BeachTransport from = BEACH_TRANSPORT_PENDING;
+  g_autoptr (JsonObject) ev = NULL;
+  g_autofree gchar *labels = NULL;
+  const gchar *from_str;
+
+  if (!beach_session_set_transport (session, to, reason, now_ms (), &from))
+    return;
+  from_str = first ? "none" : beach_transport_to_string (from);
+  g_message ("session %s: transport %s -> %s (%s)", session->session_id, from_str,
+             beach_transport_to_string (to), beach_transport_reason_to_string (reason));
+  labels = beach_metrics_labels ("from", from_str, "to", beach_transport_to_string (to),
+                                 "reason", beach_transport_reason_to_string (reason), NULL);
+  beach_metrics_counter_add (self->metrics, "transport_transitions_total", labels, 1);
+  set_transport_gauges (self, session);
+  ev = event_object (session);
+  if (first)
+    json_object_set_null_member (ev, "from");
+  else
+    json_object_set_string_member (ev, "from", from_str);
+  json_object_set_string_member (ev, "to", beach_transport_to_string (to));
+  json_object_set_string_member (ev, "reason", beach_transport_reason_to_string (reason));
+  beach_event_hub_publish (self->events, session->session_id, "transport", ev);
+}
+
+/* WIRE.md Routing step 4. */
+static BeachTransport
+desired_transport (BeachSession *session)
+{
+  if (session->transport_mode == BEACH_TRANSPORT_MODE_HTTP_FALLBACK)
+    return BEACH_TRANSPORT_HTTP_FALLBACK;
+  if (session->fast_path_ready && session->pending == 0)
+    return BEACH_TRANSPORT_FAST_PATH;
+  if (session->pending > 0)
+    return BEACH_TRANSPORT_HTTP_FALLBACK;
+  return BEACH_TRANSPORT_PENDING;
+}
+
+void
+beach_router_update_transport (BeachRouter *self, BeachSession *session, BeachTransportReason reason)
+{
+  transition (self, session, desired_transport (session), reason);
+}
+
+static BeachSession *
+session_for (BeachRouter *self, const gchar *private_beach_id, const gchar *session_id)
+{
+  BeachSession *session = beach_session_registry_lookup (self->registry, session_id);
+
+  if (session == NULL || g_strcmp0 (session->private_beach_id, private_beach_id) != 0)
+    return NULL;
+  return session;
+}
+
+static void
+on_depth_changed (BeachFallbackQueue *queue, const gchar *p, const gchar *s, guint depth, guint delivered, BeachRouter *self)
+{
+  BeachSession *session = session_for (self, p, s);
+  g_autofree gchar *labels = NULL;
+  guint before;
+
+  if (session == NULL)
+    return;
+  before = session->pending;
+  beach_session_set_queue_stats (session, depth, delivered);
+  labels = beach_metrics_session_labels (p, s, NULL, NULL);
+  beach_metrics_gauge_set (self->metrics, "actions_queue_depth", labels, depth);
+  beach_metrics_gauge_set (self->metrics, "actions_queue_pending", labels, delivered);
+  if (before > 0 && depth == 0) {
+    g_autoptr (JsonObject) ev = event_object (session);
+
+    g_message ("session %s: queue returned to zero", s);
+    beach_event_hub_publish (self->events, s, "queue_empty", ev);
+    beach_router_update_transport (self, session, BEACH_TRANSPORT_REASON_QUEUE_EMPTY);
+  } else if (before == 0 && depth > 0) {
+    beach_router_update_transport (self, session, BEACH_TRANSPORT_REASON_QUEUE_NONEMPTY);
+  }
+}
+
+static void
+on_settled (BeachFallbackQueue *queue, const gchar *p, const gchar *s, const gchar *action_id, gint status, const gchar *error_code, gint64 enqueued_ms, BeachRouter *self)
+{
+  BeachSession *session = session_for (self, p, s);
+  const gchar *status_str = beach_ack_status_to_string ((BeachAckStatus) status);
+  g_autoptr (JsonObject) ev = NULL;
+
+  if (session != NULL) {
+    g_autofree gchar *labels = beach_metrics_session_labels (p, s, "status", status_str, NULL);
+    g_autofree gchar *plain = beach_metrics_session_labels (p, s, NULL, NULL);
+
+    beach_metrics_counter_add (self->metrics, "actions_acked_total", labels, 1);
+    beach_metrics_histogram_observe (self->metrics, "action_latency_seconds", plain,
+                                     MAX (0, now_ms () - enqueued_ms) / 1000.0);
+  }
+  ev = json_object_new ();
+  json_object_set_string_member (ev, "session_id", s);
+  json_object_set_string_member (ev, "id", action_id);
+  json_object_set_string_member (ev, "status", status_str);
+  if (error_code != NULL)
+    json_object_set_string_member (ev, "error_code", error_code);
+  else
+    json_object_set_null_member (ev, "error_code");
+  json_object_set_string_member (ev, "via", "fallback");
+  beach_event_hub_publish (self->events, s, "action_settled", ev);
+}
+
+static void
+on_dead_lettered (BeachFallbackQueue *queue, const gchar *p, const gchar *s, const gchar *action_id, gint reason, BeachRouter *self)
+{
+  const gchar *reason_str = beach_dead_letter_reason_to_string ((BeachDeadLetterReason) reason);
+  g_autoptr (JsonObject) ev = json_object_new ();
+
+  if (session_for (self, p, s) != NULL) {
+    g_autofree gchar *labels = beach_metrics_session_labels (p, s, "reason", reason_str, NULL);
+
+    beach_metrics_counter_add (self->metrics, "actions_dead_lettered_total", labels, 1);
+  }
+  g_message ("session %s: action %s dead-lettered (%s)", s, action_id, reason_str);
+  json_object_set_string_member (ev, "session_id", s);
+  json_object_set_string_member (ev, "id", action_id);
+  json_object_set_string_member (ev, "reason", reason_str);
+  beach_event_hub_publish (self->events, s, "dead_letter", ev);
+}
+
+static void
+on_delivered (BeachFallbackQueue *queue, const gchar *p, const gchar *s, const gchar *action_id, gboolean redelivery, BeachRouter *self)
+{
+  g_autofree gchar *labels = NULL;
+
+  if (session_for (self, p, s) == NULL)
+    return;
+  labels = beach_metrics_session_labels (p, s, NULL, NULL);
+  beach_metrics_counter_add (self->metrics, "actions_delivered_total", labels, 1);
+  if (redelivery)
+    beach_metrics_counter_add (self->metrics, "redis_pending_reclaimed_total", labels, 1);
+}
+
+static void
+beach_router_dispose (GObject *object)
+{
+  BeachRouter *self = BEACH_ROUTER (object);
+
+  if (self->queue != NULL)
+    g_signal_handlers_disconnect_by_data (self->queue, self);
+  g_clear_object (&self->queue);
+  g_clear_object (&self->registry);
+  g_clear_object (&self->metrics);
+  g_clear_object (&self->events);
+  G_OBJECT_CLASS (beach_router_parent_class)->dispose (object);
+}
+
+static void
+beach_router_class_init (BeachRouterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = beach_router_dispose;
+}
+
+static void
+beach_router_init (BeachRouter *self)
+{
+}
+
+BeachRouter *
+beach_router_new (const BeachConfig *config, BeachSessionRegistry *registry, BeachFallbackQueue *queue, BeachMetrics *metrics, BeachEventHub *events)
+{
+  BeachRouter *self = g_object_new (BEACH_TYPE_ROUTER, NULL);
+
+  self->config = config;
+  self->registry = g_object_ref (registry);
+  self->queue = g_object_ref (queue);
+  self->metrics = g_object_ref (metrics);
+  self->events = g_object_ref (events);
+  g_signal_connect (queue, "depth-changed", G_CALLBACK (on_depth_changed), self);
+  g_signal_connect (queue, "settled", G_CALLBACK (on_settled), self);
+  g_signal_connect (queue, "dead-lettered", G_CALLBACK (on_dead_lettered), self);
+  g_signal_connect (queue, "delivered", G_CALLBACK (on_delivered), self);
+  return self;
+}
+
+/* Creates the session, or refreshes it on re-registration (keeping leases,
+ * queue, link and handshake id). Session ids are global: another private
+ * beach's id is 409. */
+BeachSession *
+beach_router_register (BeachRouter *self, const BeachRegistration *reg, const gchar *session_token, gboolean *out_created, GError **error)
+{
+  BeachSession *session = beach_session_registry_lookup (self->registry, reg->session_id);
+  g_autoptr (BeachSession) created = NULL;
+
+  *out_created = FALSE;
+  if (session != NULL) {
+    BeachTransportMode old_mode = session->transport_mode;
+
+    if (g_strcmp0 (session->private_beach_id, reg->private_beach_id) != 0) {
+      g_set_error (error, BEACH_ERROR, BEACH_ERROR_CONFLICT,
+                   "session %s is registered under another private beach",
+                   reg->session_id);
+      return NULL;
+    }
+    beach_session_update (session, reg);
+    if (old_mode != session->transport_mode)
+      beach_router_update_transport (self, session, BEACH_TRANSPORT_REASON_MODE_CHANGED);
+    return session;
+  }
+  created = beach_session_new (reg, now_ms ());
+  beach_session_registry_add (self->registry, created, session_token);
+  beach_router_update_transport (self, created, BEACH_TRANSPORT_REASON_REGISTERED);
+  {
+    g_autofree gchar *labels = beach_metrics_session_labels (created->private_beach_id,
+                                                             created->session_id, NULL, NULL);
+
+    beach_metrics_gauge_set (self->metrics, "actions_queue_depth", labels, 0);
+    beach_metrics_gauge_set (self->metrics, "actions_queue_pending", labels, 0);
+    beach_metrics_gauge_set (self->metrics, "fastpath_link_healthy", labels, 0);
+  }
+  *out_created = TRUE;
+  return created;
+}
+
+void
+beach_router_record_drop (BeachRouter *self, BeachSession *session, BeachDropReason reason, guint count)
+{
+  const gchar *reason_str = beach_drop_reason_to_string (reason);
+  g_autofree gchar *labels = beach_metrics_labels ("reason", reason_str, NULL);
+  g_autoptr (JsonObject) ev = event_object (session);
+
+  beach_metrics_counter_add (self->metrics, "controller_actions_dropped_total", labels, count);
+  json_object_set_string_member (ev, "reason", reason_str);
+  json_object_set_int_member (ev, "count", count);
+  beach_event_hub_publish (self->events, session->session_id, "dropped", ev);
+  /* Once per session until its transport state changes (UPSTREAM #14). */
+  if (reason == BEACH_DROP_REASON_FAST_PATH_NOT_READY && !session->drop_logged) {
+    session->drop_logged = TRUE;
+    g_warning ("session %s: refusing actions, fast path not ready and queueing not allowed",
+               session->session_id);
+  }
+}
+
+typedef struct {
+  BeachSession *session;
+  guint count;
+} QueueData;
+
+static void
+queue_data_free (QueueData *d)
+{
+  g_clear_object (&d->session);
+  g_free (d);
+}
+
+static void
+enqueue_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  QueueData *d = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) accepted = NULL;
+  g_auto (GStrv) duplicates = NULL;
+  GPtrArray *out;
+
+  if (!beach_fallback_queue_enqueue_finish (BEACH_FALLBACK_QUEUE (source), result,
+                                            &accepted, &duplicates, &error)) {
+    if (g_error_matches (error, BEACH_ERROR, BEACH_ERROR_QUEUE_FULL))
+      beach_router_record_drop (self, d->session, BEACH_DROP_REASON_QUEUE_FULL, d->count);
+    else if (g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE))
+      beach_router_record_drop (self, d->session, BEACH_DROP_REASON_UNAVAILABLE, d->count);
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  if (accepted != NULL && accepted[0] != NULL) {
+    g_autofree gchar *labels = beach_metrics_session_labels (d->session->private_beach_id,
+                                                             d->session->session_id, NULL, NULL);
+
+    beach_metrics_counter_add (self->metrics, "actions_enqueued_total", labels,
+                               g_strv_length (accepted));
+  }
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  g_ptr_array_add (out, g_steal_pointer (&accepted));
+  g_ptr_array_add (out, g_steal_pointer (&duplicates));
+  g_task_return_pointer (task, out, (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+beach_router_queue_actions_async (BeachRouter *self, BeachSession *session, GPtrArray *actions, BeachFallbackPolicy policy, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  QueueData *d = g_new0 (QueueData, 1);
+  gboolean may_queue;
+
+  d->session = g_object_ref (session);
+  d->count = actions->len;
+  g_task_set_task_data (task, d, (GDestroyNotify) queue_data_free);
+  g_task_set_source_tag (task, beach_router_queue_actions_async);
+
+  /* Step 1 (the link) plugs in here once BeachFastPathLink exists. */
+
+  /* Step 3: queue when the mode says so, the caller allows it, or a healthy
+   * link still has a backlog ahead of these actions. */
+  may_queue = policy != BEACH_FALLBACK_POLICY_NEVER && (session->transport_mode == BEACH_TRANSPORT_MODE_HTTP_FALLBACK || policy == BEACH_FALLBACK_POLICY_ALLOW || (session->fast_path_ready && session->pending > 0));
+  if (!may_queue) {
+    beach_router_record_drop (self, session, BEACH_DROP_REASON_FAST_PATH_NOT_READY, actions->len);
+    g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_FAST_PATH_NOT_READY,
+                             policy == BEACH_FALLBACK_POLICY_NEVER
+                               ? "session %s has no healthy fast path and the call says \"fallback\":\"never\""
+                               : "session %s has no healthy fast path; send \"fallback\":\"allow\" to queue for HTTP polling",
+                             session->session_id);
+    return;
+  }
+  beach_fallback_queue_enqueue_async (self->queue, session->private_beach_id,
+                                      session->session_id, actions, NULL, enqueue_cb,
+                                      g_steal_pointer (&task));
+}
+
+gboolean
+beach_router_queue_actions_finish (BeachRouter *self, GAsyncResult *result, GStrv *out_accepted_ids, GStrv *out_duplicate_ids, BeachTransport *out_transport, GError **error)
+{
+  g_autoptr (GPtrArray) out = g_task_propagate_pointer (G_TASK (result), error);
+  QueueData *d = g_task_get_task_data (G_TASK (result));
+
+  if (out == NULL)
+    return FALSE;
+  *out_accepted_ids = g_steal_pointer (&out->pdata[0]);
+  *out_duplicate_ids = g_steal_pointer (&out->pdata[1]);
+  *out_transport = d->session->transport;
+  return TRUE;
+}
+
+static void
+ack_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  guint total = GPOINTER_TO_UINT (g_task_get_task_data (task));
+  g_autoptr (GError) error = NULL;
+  guint settled = 0;
+
+  if (!beach_fallback_queue_ack_finish (BEACH_FALLBACK_QUEUE (source), result, &settled, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  if (total > settled)
+    beach_metrics_counter_add (self->metrics, "actions_ack_unknown_total", NULL, total - settled);
+  g_task_return_int (task, settled);
+}
+
+/* An ack settles its id wherever it is; with no link yet, that is the queue. */
+void
+beach_router_ack_async (BeachRouter *self, BeachSession *session, GPtrArray *acks, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_task_data (task, GUINT_TO_POINTER (acks->len), NULL);
+  beach_fallback_queue_ack_async (self->queue, session->private_beach_id,
+                                  session->session_id, acks, NULL, ack_cb, task);
+}
+
+gboolean
+beach_router_ack_finish (BeachRouter *self, GAsyncResult *result, guint *out_acknowledged, GError **error)
+{
+  gssize n = g_task_propagate_int (G_TASK (result), error);
+
+  if (n < 0)
+    return FALSE;
+  *out_acknowledged = (guint) n;
+  return TRUE;
+}
+
+static void
+drop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  BeachSession *session = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  if (!beach_fallback_queue_drop_session_finish (BEACH_FALLBACK_QUEUE (source), result, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  /* The last word on its streams, then the session goes. A session that is
+   * already `pending` announces its end too, so this is not transition(). */
+  {
+    const gchar *from = beach_transport_to_string (session->transport);
+    g_autofree gchar *labels = beach_metrics_labels ("from", from, "to", "pending", "reason",
+                                                     "session_deleted", NULL);
+    g_autoptr (JsonObject) ev = event_object (session);
+
+    beach_metrics_counter_add (self->metrics, "transport_transitions_total", labels, 1);
+    json_object_set_string_member (ev, "from", from);
+    json_object_set_string_member (ev, "to", "pending");
+    json_object_set_string_member (ev, "reason", "session_deleted");
+    beach_event_hub_publish (self->events, session->session_id, "transport", ev);
+    session->fast_path_ready = FALSE;
+    beach_session_set_transport (session, BEACH_TRANSPORT_PENDING,
+                                 BEACH_TRANSPORT_REASON_SESSION_DELETED, now_ms (), NULL);
+  }
+  beach_event_hub_close_session (self->events, session->session_id);
+  beach_session_registry_remove (self->registry, session->session_id);
+  beach_metrics_remove_session (self->metrics, session->private_beach_id, session->session_id);
+  g_message ("session %s deleted", session->session_id);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+beach_router_delete_session_async (BeachRouter *self, BeachSession *session, BeachDeadLetterReason reason, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+  beach_fallback_queue_drop_session_async (self->queue, session->private_beach_id,
+                                           session->session_id, reason, NULL, drop_cb, task);
+}
+
+gboolean
+beach_router_delete_session_finish (BeachRouter *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,77 @@
+/* beach-router.h: where actions go, and each session's transport
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "beach-config.h"
+#include "beach-event-hub.h"
+#include "beach-fallback-queue.h"
+#include "beach-metrics.h"
+#include "beach-session-registry.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  BEACH_FALLBACK_POLICY_DEFAULT, /* queue only when the mode or order says so */
+  BEACH_FALLBACK_POLICY_ALLOW,   /* "fallback":"allow" */
+  BEACH_FALLBACK_POLICY_NEVER,   /* "fallback":"never" */
+} BeachFallbackPolicy;
+
+#define BEACH_TYPE_ROUTER (beach_router_get_type ())
+G_DECLARE_FINAL_TYPE (BeachRouter, beach_router, BEACH, ROUTER, GObject)
+
+BeachRouter *beach_router_new (const BeachConfig *config,
+                               BeachSessionRegistry *registry,
+                               BeachFallbackQueue *queue,
+                               BeachMetrics *metrics,
+                               BeachEventHub *events);
+
+BeachSession *beach_router_register (BeachRouter *self,
+                                     const BeachRegistration *reg,
+                                     const gchar *session_token,
+                                     gboolean *out_created,
+                                     GError **error);
+
+void beach_router_queue_actions_async (BeachRouter *self,
+                                       BeachSession *session,
+                                       GPtrArray *actions,
+                                       BeachFallbackPolicy policy,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+gboolean beach_router_queue_actions_finish (BeachRouter *self,
+                                            GAsyncResult *result,
+                                            GStrv *out_accepted_ids,
+                                            GStrv *out_duplicate_ids,
+                                            BeachTransport *out_transport,
+                                            GError **error);
+
+void beach_router_ack_async (BeachRouter *self,
+                             BeachSession *session,
+                             GPtrArray *acks,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
+gboolean beach_router_ack_finish (BeachRouter *self,
+                                  GAsyncResult *result,
+                                  guint *out_acknowledged,
+                                  GError **error);
+
+void beach_router_delete_session_async (BeachRouter *self,
+                                        BeachSession *session,
+                                        BeachDeadLetterReason reason,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+gboolean beach_router_delete_session_finish (BeachRouter *self,
+                                             GAsyncResult *result,
+                                             GError **error);
+
+void beach_router_record_drop (BeachRouter *self,
+                               BeachSession *session,
+                               BeachDropReason reason,
+                               guint count);
+
+void beach_router_update_transport (BeachRouter *self,
+                                    BeachSession *session,
+                                    BeachTransportReason reason);
+
+G_END_DECLS

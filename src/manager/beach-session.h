@@ -1,0 +1,128 @@
+/* beach-session.h: one session's record
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "beach.h"
+
+G_BEGIN_DECLS
+
+/* A validated registration body. */
+typedef struct {
+  gchar *session_id;
+  gchar *private_beach_id;
+  BeachHarnessType harness_type;
+  GStrv capabilities;
+  gchar *location_hint; /* nullable */
+  JsonObject *metadata; /* nullable */
+  gchar *version;
+  BeachTransportMode transport_mode;
+} BeachRegistration;
+
+BeachRegistration *beach_registration_parse (JsonNode *body,
+                                             GError **error);
+void beach_registration_free (BeachRegistration *reg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BeachRegistration, beach_registration_free)
+
+typedef struct {
+  gchar *token;
+  gint64 granted_ms;
+  gint64 expires_at_ms;
+  guint ttl_ms;
+  gchar *reason; /* nullable */
+  gboolean by_operator;
+  gboolean released;
+} BeachLease;
+
+#define BEACH_TYPE_SESSION (beach_session_get_type ())
+G_DECLARE_FINAL_TYPE (BeachSession, beach_session, BEACH, SESSION, GObject)
+
+/* The record is daemon-internal: read the fields directly, change them only
+ * through the functions below, which emit "changed" so the D-Bus objects,
+ * metrics and parked polls follow. */
+struct _BeachSession {
+  GObject parent_instance;
+
+  gchar *session_id;
+  gchar *private_beach_id;
+  gchar *harness_id;
+  BeachHarnessType harness_type;
+  GStrv capabilities;
+  gchar *location_hint;
+  JsonObject *metadata;
+  gchar *version;
+  BeachTransportMode transport_mode;
+  gint64 registered_at_ms;
+  gint64 last_activity_ms;
+
+  BeachTransport transport;
+  BeachTransportReason transport_reason;
+  gint64 transport_changed_at_ms;
+  gboolean transport_known; /* FALSE until the first (registered) state */
+  gchar *handshake_id;
+  guint64 link_generation;
+  gboolean fast_path_ready;
+  gint64 heartbeat_rtt_us; /* -1: no link */
+
+  guint pending;   /* queue depth */
+  guint delivered; /* delivered, unacked */
+  guint in_flight; /* fast-path sends awaiting their ack */
+
+  GHashTable *leases; /* token -> BeachLease, dead ones kept (bounded) */
+  GQueue lease_order; /* tokens, oldest first */
+
+  JsonObject *last_health; /* as posted, plus received_at_ms */
+  JsonNode *last_state;    /* the latest StateDiff as posted */
+  gchar *last_error;
+
+  gboolean drop_logged; /* 412 logged once until the state changes */
+};
+
+BeachSession *beach_session_new (const BeachRegistration *reg,
+                                 gint64 now_ms);
+void beach_session_update (BeachSession *self,
+                           const BeachRegistration *reg);
+void beach_session_touch (BeachSession *self,
+                          gint64 now_ms);
+
+BeachLease *beach_session_grant_lease (BeachSession *self,
+                                       guint ttl_ms,
+                                       const gchar *reason,
+                                       gboolean by_operator,
+                                       gint64 now_ms);
+BeachLease *beach_session_lookup_lease (BeachSession *self,
+                                        const gchar *token);
+gboolean beach_session_lease_is_live (const BeachLease *lease,
+                                      gint64 now_ms);
+void beach_session_renew_lease (BeachSession *self,
+                                BeachLease *lease,
+                                guint ttl_ms,
+                                gint64 now_ms);
+void beach_session_release_lease (BeachSession *self,
+                                  BeachLease *lease);
+guint beach_session_count_live_leases (BeachSession *self,
+                                       gint64 now_ms);
+gint64 beach_session_lease_expires_at_ms (BeachSession *self,
+                                          gint64 now_ms);
+
+gboolean beach_session_set_transport (BeachSession *self,
+                                      BeachTransport transport,
+                                      BeachTransportReason reason,
+                                      gint64 now_ms,
+                                      BeachTransport *out_from);
+void beach_session_set_queue_stats (BeachSession *self,
+                                    guint pending,
+                                    guint delivered);
+void beach_session_set_health (BeachSession *self,
+                               JsonObject *health,
+                               gint64 now_ms);
+void beach_session_set_state (BeachSession *self,
+                              JsonNode *state);
+
+JsonNode *beach_session_to_json (BeachSession *self,
+                                 gint64 now_ms);
+
+G_END_DECLS
