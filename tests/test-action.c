@@ -85,6 +85,25 @@ test_action_constructors (void)
   g_assert_nonnull (strstr (error->message, "id"));
 }
 
+/* An action is immutable: changing the caller's payload afterwards must not
+ * change what was validated. */
+static void
+test_action_immutable (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) payload = json_object_new ();
+  g_autoptr (BeachAction) action = NULL;
+
+  json_object_set_string_member (payload, "bytes", "safe");
+  action = beach_action_new ("a", "terminal_write", payload, -1, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (payload, "bytes", "changed");
+  json_object_set_int_member (payload, "extra", 1);
+  g_assert_cmpstr (beach_action_get_terminal_bytes (action), ==, "safe");
+  g_assert_false (json_object_has_member (beach_action_get_payload (action), "extra"));
+  g_assert_true (json_object_is_immutable (beach_action_get_payload (action)));
+}
+
 static void
 test_action_payload_limit (void)
 {
@@ -209,6 +228,7 @@ main (int argc, char **argv)
   g_test_add_func ("/action/round-trip", test_action_round_trip);
   g_test_add_func ("/action/timestamps", test_action_timestamps);
   g_test_add_func ("/action/constructors", test_action_constructors);
+  g_test_add_func ("/action/immutable", test_action_immutable);
   g_test_add_func ("/action/payload-limit", test_action_payload_limit);
   g_test_add_func ("/action/malformed", test_action_malformed);
   g_test_add_func ("/action/ids", test_action_ids);

@@ -53,17 +53,14 @@ beach_action_init (BeachAction *self)
   self->expires_at_ms = -1;
 }
 
-static gsize
-compact_size (JsonObject *payload)
+/* The payload as compact JSON text: its size is the limit's measure. */
+static gchar *
+compact_text (JsonObject *payload)
 {
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  g_autofree gchar *text = NULL;
-  gsize len = 0;
 
   json_node_set_object (node, payload);
-  text = json_to_string (node, FALSE);
-  len = strlen (text);
-  return len;
+  return json_to_string (node, FALSE);
 }
 
 /**
@@ -93,6 +90,7 @@ beach_action_new_from_json_full (JsonNode *node, gsize max_payload_bytes, GError
   const gchar *action_type = NULL;
   gint64 expires_at = -1;
   gboolean has_expiry = FALSE;
+  g_autofree gchar *text = NULL;
 
   if (max_payload_bytes == 0)
     max_payload_bytes = BEACH_ACTION_PAYLOAD_MAX;
@@ -129,8 +127,9 @@ beach_action_new_from_json_full (JsonNode *node, gsize max_payload_bytes, GError
       return NULL;
   }
 
+  text = compact_text (payload);
   self = g_object_new (BEACH_TYPE_ACTION, NULL);
-  self->payload_size = compact_size (payload);
+  self->payload_size = strlen (text);
   if (self->payload_size > max_payload_bytes) {
     g_set_error (error, BEACH_ERROR, BEACH_ERROR_PAYLOAD_TOO_LARGE,
                  "“payload”: %" G_GSIZE_FORMAT " bytes is over the limit of %" G_GSIZE_FORMAT,
@@ -139,7 +138,16 @@ beach_action_new_from_json_full (JsonNode *node, gsize max_payload_bytes, GError
   }
   self->id = g_strdup (id);
   self->action_type = g_strdup (action_type);
-  self->payload = json_object_ref (payload);
+  /* Actions are immutable: a payload the caller could still change is
+   * replaced by a sealed copy parsed from the text just measured. */
+  if (json_object_is_immutable (payload)) {
+    self->payload = json_object_ref (payload);
+  } else {
+    g_autoptr (JsonNode) copy = beach_json_from_string (text, -1, NULL);
+
+    g_assert (copy != NULL && JSON_NODE_HOLDS_OBJECT (copy));
+    self->payload = json_object_ref (json_node_get_object (copy));
+  }
   self->expires_at_ms = has_expiry ? expires_at : -1;
   return g_steal_pointer (&self);
 }

@@ -6,11 +6,15 @@
 
 #define __BEACH_H_INSIDE__
 
+#include "beach-action-ack.h"
 #include "beach-action.h"
 #include "beach-enum-types.h"
 #include "beach-enums.h"
 #include "beach-error.h"
+#include "beach-health.h"
 #include "beach-ids.h"
+#include "beach-state-diff.h"
+#include "beach-transport-hints.h"
 #include "beach-version.h"
 
 #undef __BEACH_H_INSIDE__
