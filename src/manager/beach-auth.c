@@ -167,6 +167,39 @@ beach_auth_new (const gchar *state_dir, const gchar *operator_token, GError **er
   return g_steal_pointer (&self);
 }
 
+/* For the Redis backend: the secret comes from `beach:secret` once Redis
+ * answers (beach_auth_set_secret); until then no session token verifies. */
+BeachAuth *
+beach_auth_new_operator_only (const gchar *state_dir, const gchar *operator_token, GError **error)
+{
+  g_autoptr (BeachAuth) self = g_object_new (BEACH_TYPE_AUTH, NULL);
+
+  if (operator_token != NULL) {
+    self->operator_token = g_strdup (operator_token);
+  } else {
+    self->operator_token_path = g_build_filename (state_dir, "operator-token", NULL);
+    self->operator_token = load_or_create (self->operator_token_path, error);
+    if (self->operator_token == NULL)
+      return NULL;
+  }
+  return g_steal_pointer (&self);
+}
+
+void
+beach_auth_set_secret (BeachAuth *self, const gchar *secret)
+{
+  if (g_strcmp0 (self->secret, secret) != 0 && self->secret != NULL)
+    g_warning ("the token secret changed under us; earlier session tokens no longer verify");
+  g_free (self->secret);
+  self->secret = g_strdup (secret);
+}
+
+gboolean
+beach_auth_has_secret (BeachAuth *self)
+{
+  return self->secret != NULL;
+}
+
 /* For backends that keep the secret elsewhere (Redis `beach:secret`). */
 BeachAuth *
 beach_auth_new_with_secret (const gchar *operator_token, const gchar *secret)
@@ -188,11 +221,12 @@ beach_auth_is_operator (BeachAuth *self, const gchar *token)
 gchar *
 beach_auth_session_token (BeachAuth *self, const gchar *session_id)
 {
-  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) self->secret,
-                                       strlen (self->secret));
+  g_autoptr (GHmac) hmac = NULL;
   guint8 digest[32];
   gsize len = sizeof digest;
 
+  g_return_val_if_fail (self->secret != NULL, NULL);
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) self->secret, strlen (self->secret));
   g_hmac_update (hmac, (const guchar *) session_id, -1);
   g_hmac_get_digest (hmac, digest, &len);
   return base64url (digest, len);

@@ -14,6 +14,12 @@ G_DECLARE_FINAL_TYPE (BeachAuth, beach_auth, BEACH, AUTH, GObject)
 BeachAuth *beach_auth_new (const gchar *state_dir,
                            const gchar *operator_token,
                            GError **error);
+BeachAuth *beach_auth_new_operator_only (const gchar *state_dir,
+                                         const gchar *operator_token,
+                                         GError **error);
+void beach_auth_set_secret (BeachAuth *self,
+                            const gchar *secret);
+gboolean beach_auth_has_secret (BeachAuth *self);
 BeachAuth *beach_auth_new_with_secret (const gchar *operator_token,
                                        const gchar *secret);
 gboolean beach_auth_is_operator (BeachAuth *self,

@@ -45,6 +45,8 @@ typedef struct {
   BeachAuthKind auth;    /* the kind the token proved */
   BeachSession *session; /* the :id session, nullable */
   BeachLease *lease;     /* when auth is a lease */
+  const struct _BeachRoute *matched;
+  guint sync_step;
 } BeachRequest;
 
 void beach_request_free (BeachRequest *req);

@@ -17,7 +17,7 @@
 
 #define ROUTE_KEY "beach-route"
 
-typedef struct {
+typedef struct _BeachRoute {
   const gchar *method;
   const gchar *pattern; /* segments; ":id" matches one */
   guint auth;           /* BeachAuthKind mask */
@@ -258,11 +258,76 @@ authenticate (BeachRequest *req, const BeachRoute *route)
       return FALSE;
     }
     g_object_ref (req->session);
+    /* A dead lease reads nothing; routes with a body decide this after
+     * their body checks (WIRE.md check order). */
+    if (req->auth == BEACH_AUTH_LEASE && g_str_equal (route->method, "GET") && !beach_session_lease_is_live (req->lease, beach_http_now_ms ())) {
+      beach_http_respond_new_error (req->msg, BEACH_ERROR_MISSING_LEASE,
+                                    "the controller lease has expired or was released");
+      return FALSE;
+    }
     /* Activity: any request made with the session's token or a lease. */
     if (req->auth != BEACH_AUTH_OPERATOR)
-      beach_session_touch (req->session, beach_http_now_ms ());
+      beach_router_note_activity (self->router, req->session);
   }
   return TRUE;
+}
+
+static void
+authenticate_and_run (BeachRequest *req)
+{
+  /* With Redis, session tokens verify only once the deployment's secret
+   * has been read from it. */
+  if (!beach_auth_has_secret (req->api->auth)) {
+    beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAVAILABLE,
+                                  "waiting for the token secret from the queue backend");
+    beach_request_free (req);
+    return;
+  }
+  if (!authenticate (req, req->matched)) {
+    beach_request_free (req);
+    return;
+  }
+  req->matched->handler (req);
+}
+
+static void sync_next (BeachRequest *req);
+
+static void
+synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  BeachRequest *req = user_data;
+  g_autoptr (BeachSession) session = beach_router_sync_session_finish (BEACH_ROUTER (source), result, NULL);
+
+  sync_next (req);
+}
+
+/* Syncs the path's session, then the session a lease token names. The
+ * message is paused meanwhile and unpaused before the checks run. */
+static void
+sync_next (BeachRequest *req)
+{
+  gsize len = 0;
+  const gchar *sid = NULL;
+  g_autofree gchar *lease_sid = NULL;
+
+  if (req->sync_step == 0) {
+    req->sync_step = 1;
+    if (req->path_id != NULL && beach_session_id_is_valid (req->path_id)) {
+      beach_router_sync_session_async (req->api->router, req->path_id, synced_cb, req);
+      return;
+    }
+  }
+  if (req->sync_step == 1) {
+    req->sync_step = 2;
+    sid = beach_lease_token_session (req->token, &len);
+    lease_sid = sid != NULL ? g_strndup (sid, len) : NULL;
+    if (lease_sid != NULL && beach_session_id_is_valid (lease_sid) && g_strcmp0 (lease_sid, req->path_id) != 0) {
+      beach_router_sync_session_async (req->api->router, lease_sid, synced_cb, req);
+      return;
+    }
+  }
+  soup_server_message_unpause (req->msg);
+  authenticate_and_run (req);
 }
 
 static void
@@ -271,7 +336,7 @@ handle_public (BeachHttpApi *self, SoupServerMessage *msg, const gchar *path)
   if (g_str_equal (path, "/healthz")) {
     beach_http_respond_text (msg, SOUP_STATUS_OK, "application/json", "{\"status\":\"ok\"}");
   } else if (g_str_equal (path, "/readyz")) {
-    if (beach_fallback_queue_is_available (self->queue))
+    if (beach_fallback_queue_is_available (self->queue) && beach_auth_has_secret (self->auth))
       beach_http_respond_text (msg, SOUP_STATUS_OK, "application/json", "{\"status\":\"ready\"}");
     else
       beach_http_respond_new_error (msg, BEACH_ERROR_UNAVAILABLE,
@@ -347,9 +412,15 @@ dispatch (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
   req->route = matched->pattern;
   req->path_id = g_steal_pointer (&id);
   req->token = extract_token (msg, query);
-  if (!authenticate (req, matched))
+  req->matched = matched;
+  if (beach_router_has_store (self->router) && req->token != NULL) {
+    /* Another manager (or this one before a restart) may hold newer
+     * state: refresh the sessions this request names, then check. */
+    soup_server_message_pause (msg);
+    sync_next (g_steal_pointer (&req));
     return;
-  matched->handler (g_steal_pointer (&req));
+  }
+  authenticate_and_run (g_steal_pointer (&req));
 }
 
 /* Refuse a declared oversize body before reading it. */

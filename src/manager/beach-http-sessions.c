@@ -8,6 +8,9 @@
 
 #include "beach-http-api-private.h"
 #include "beach-json-private.h"
+#ifdef BEACH_REDIS_BACKEND
+#include "beach-session-store.h"
+#endif
 
 /* Takes ownership of req: handlers always do. */
 
@@ -22,75 +25,51 @@ respond_ok (BeachRequest *req, const gchar *member, gboolean value)
   beach_http_respond_json (req->msg, SOUP_STATUS_OK, node);
 }
 
-void
-beach_http_handle_register (BeachRequest *req_)
+typedef struct {
+  BeachRequest *req;
+  BeachRegistration *reg;
+  GError *error; /* the body's, when it did not parse */
+} RegisterCtx;
+
+static void
+register_ctx_free (RegisterCtx *ctx)
 {
-  g_autoptr (BeachRequest) req = req_;
+  beach_request_free (ctx->req);
+  g_clear_pointer (&ctx->reg, beach_registration_free);
+  g_clear_error (&ctx->error);
+  g_free (ctx);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RegisterCtx, register_ctx_free)
+
+static void
+register_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (RegisterCtx) ctx = user_data;
+  BeachRequest *req = ctx->req;
   BeachHttpApi *api = req->api;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) body = beach_http_parse_body (req, FALSE, &error);
-  g_autoptr (BeachRegistration) reg = NULL;
+  g_autoptr (BeachSession) session = NULL;
   g_autoptr (BeachTransportHints) hints = NULL;
   g_autoptr (JsonBuilder) b = NULL;
   g_autoptr (JsonNode) out = NULL;
   g_autofree gchar *session_token = NULL;
-  BeachSession *existing;
-  BeachSession *session;
   gboolean created = FALSE;
 
-  if (body != NULL)
-    reg = beach_registration_parse (body, &error);
-  if (req->auth == BEACH_AUTH_SESSION) {
-    /* A session token re-registers only its own, registered session. A
-     * token we cannot attribute to the body's session is unknown: 401. */
-    gboolean known = beach_session_registry_lookup_session_token (api->registry, req->token) != NULL;
-
-    if (reg == NULL) {
-      if (known)
-        beach_http_respond_error (req->msg, error);
-      else
-        beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAUTHORIZED, "unknown token");
-      return;
-    }
-    if (!beach_auth_verify_session_token (api->auth, reg->session_id, req->token)) {
-      if (known)
-        beach_http_respond_new_error (req->msg, BEACH_ERROR_FORBIDDEN,
-                                      "this session token belongs to another session");
-      else
-        beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAUTHORIZED, "unknown token");
-      return;
-    }
-    if (beach_session_registry_lookup (api->registry, reg->session_id) == NULL) {
-      beach_http_respond_new_error (req->msg, BEACH_ERROR_FORBIDDEN,
-                                    "session %s is not registered; register it with the operator token",
-                                    reg->session_id);
-      return;
-    }
-  }
-  if (reg == NULL) {
-    beach_http_respond_error (req->msg, error);
-    return;
-  }
-  if (!beach_fallback_queue_is_available (api->queue)) {
-    beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAVAILABLE,
-                                  "the queue backend is not answering");
-    return;
-  }
-  existing = beach_session_registry_lookup (api->registry, reg->session_id);
-  if (existing != NULL && req->auth == BEACH_AUTH_SESSION)
-    beach_session_touch (existing, beach_http_now_ms ());
-
-  session_token = beach_auth_session_token (api->auth, reg->session_id);
-  session = beach_router_register (api->router, reg, session_token, &created, &error);
+  session = beach_router_register_finish (BEACH_ROUTER (source), result, &created, &error);
   if (session == NULL) {
     beach_http_respond_error (req->msg, error);
+    soup_server_message_unpause (req->msg);
     return;
   }
   g_message ("session %s %s (%s, %s)", session->session_id,
              created ? "registered" : "re-registered",
              beach_harness_type_to_string (session->harness_type),
              beach_transport_mode_to_string (session->transport_mode));
+  if (req->auth == BEACH_AUTH_SESSION)
+    beach_router_note_activity (api->router, session);
 
+  session_token = beach_auth_session_token (api->auth, session->session_id);
   hints = beach_transport_hints_new_for_session (
     session->session_id, session->transport_mode == BEACH_TRANSPORT_MODE_FAST_PATH);
   b = json_builder_new ();
@@ -110,12 +89,97 @@ beach_http_handle_register (BeachRequest *req_)
   json_builder_end_object (b);
   out = json_builder_get_root (b);
   beach_http_respond_json (req->msg, SOUP_STATUS_OK, out);
+  soup_server_message_unpause (req->msg);
+}
+
+/* After the body (and, for a session token, the stored session) is known:
+ * the WIRE.md checks, then the registration itself. */
+static void
+register_checked (RegisterCtx *ctx_)
+{
+  g_autoptr (RegisterCtx) ctx = ctx_;
+  BeachRequest *req = ctx->req;
+  BeachHttpApi *api = req->api;
+  g_autofree gchar *session_token = NULL;
+  const BeachRegistration *reg;
+
+  if (req->auth == BEACH_AUTH_SESSION) {
+    /* A session token re-registers only its own, registered session. A
+     * token we cannot attribute to the body's session is unknown: 401. */
+    gboolean known = beach_session_registry_lookup_session_token (api->registry, req->token) != NULL;
+
+    if (ctx->reg == NULL) {
+      if (known)
+        beach_http_respond_error (req->msg, ctx->error);
+      else
+        beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAUTHORIZED, "unknown token");
+      soup_server_message_unpause (req->msg);
+      return;
+    }
+    if (!beach_auth_verify_session_token (api->auth, ctx->reg->session_id, req->token)) {
+      if (known)
+        beach_http_respond_new_error (req->msg, BEACH_ERROR_FORBIDDEN,
+                                      "this session token belongs to another session");
+      else
+        beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAUTHORIZED, "unknown token");
+      soup_server_message_unpause (req->msg);
+      return;
+    }
+    if (beach_session_registry_lookup (api->registry, ctx->reg->session_id) == NULL) {
+      beach_http_respond_new_error (req->msg, BEACH_ERROR_FORBIDDEN,
+                                    "session %s is not registered; register it with the operator token",
+                                    ctx->reg->session_id);
+      soup_server_message_unpause (req->msg);
+      return;
+    }
+  }
+  if (ctx->reg == NULL) {
+    beach_http_respond_error (req->msg, ctx->error);
+    soup_server_message_unpause (req->msg);
+    return;
+  }
+  if (!beach_fallback_queue_is_available (api->queue)) {
+    beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAVAILABLE,
+                                  "the %s queue backend is not answering",
+                                  beach_fallback_queue_get_backend_name (api->queue));
+    soup_server_message_unpause (req->msg);
+    return;
+  }
+  session_token = beach_auth_session_token (api->auth, ctx->reg->session_id);
+  reg = ctx->reg; /* read before the steal: argument order is unspecified */
+  beach_router_register_async (api->router, reg, session_token, register_done_cb,
+                               g_steal_pointer (&ctx));
+}
+
+static void
+register_synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (BeachSession) session = beach_router_sync_session_finish (BEACH_ROUTER (source), result, NULL);
+
+  register_checked (user_data);
 }
 
 void
-beach_http_handle_list_sessions (BeachRequest *req_)
+beach_http_handle_register (BeachRequest *req)
 {
-  g_autoptr (BeachRequest) req = req_;
+  RegisterCtx *ctx = g_new0 (RegisterCtx, 1);
+  g_autoptr (JsonNode) body = NULL;
+
+  ctx->req = req;
+  body = beach_http_parse_body (req, FALSE, &ctx->error);
+  if (body != NULL)
+    ctx->reg = beach_registration_parse (body, &ctx->error);
+  soup_server_message_pause (req->msg);
+  if (req->auth == BEACH_AUTH_SESSION && ctx->reg != NULL && beach_router_has_store (req->api->router)) {
+    beach_router_sync_session_async (req->api->router, ctx->reg->session_id, register_synced_cb, ctx);
+    return;
+  }
+  register_checked (ctx);
+}
+
+static void
+respond_session_list (BeachRequest *req)
+{
   g_autoptr (GPtrArray) list = beach_session_registry_list (req->api->registry);
   g_autoptr (JsonArray) array = json_array_new ();
   g_autoptr (JsonObject) obj = json_object_new ();
@@ -127,6 +191,67 @@ beach_http_handle_list_sessions (BeachRequest *req_)
   json_object_set_array_member (obj, "sessions", g_steal_pointer (&array));
   json_node_set_object (node, obj);
   beach_http_respond_json (req->msg, SOUP_STATUS_OK, node);
+}
+
+#ifdef BEACH_REDIS_BACKEND
+typedef struct {
+  BeachRequest *req;
+  guint left;
+} ListCtx;
+
+static void
+list_synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ListCtx *ctx = user_data;
+  g_autoptr (BeachSession) session = beach_router_sync_session_finish (BEACH_ROUTER (source), result, NULL);
+
+  if (--ctx->left > 0)
+    return;
+  respond_session_list (ctx->req);
+  soup_server_message_unpause (ctx->req->msg);
+  beach_request_free (ctx->req);
+  g_free (ctx);
+}
+
+static void
+list_ids_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  BeachRequest *req = user_data;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) ids = beach_session_store_list_finish (BEACH_SESSION_STORE (source), result, &error);
+  ListCtx *ctx;
+
+  if (ids == NULL || ids[0] == NULL) {
+    if (error != NULL)
+      beach_http_respond_error (req->msg, error);
+    else
+      respond_session_list (req);
+    soup_server_message_unpause (req->msg);
+    beach_request_free (req);
+    return;
+  }
+  ctx = g_new0 (ListCtx, 1);
+  ctx->req = req;
+  ctx->left = g_strv_length (ids);
+  for (guint i = 0; ids[i] != NULL; i++)
+    beach_router_sync_session_async (req->api->router, ids[i], list_synced_cb, ctx);
+}
+#endif
+
+void
+beach_http_handle_list_sessions (BeachRequest *req)
+{
+#ifdef BEACH_REDIS_BACKEND
+  BeachSessionStore *store = beach_router_get_store (req->api->router);
+
+  if (store != NULL) {
+    soup_server_message_pause (req->msg);
+    beach_session_store_list_async (store, list_ids_cb, req);
+    return;
+  }
+#endif
+  respond_session_list (req);
+  beach_request_free (req);
 }
 
 void
@@ -221,6 +346,59 @@ resolve_named_lease (BeachRequest *req, const gchar *named, gboolean required)
   return lease;
 }
 
+/* A lease change waiting to be made durable; undone in the cache when the
+ * store refuses it, so the controller's 503 means nothing changed. */
+typedef struct {
+  BeachRequest *req;
+  BeachLease *lease; /* owned by the session */
+  gboolean granted;
+  gint64 old_expires_at_ms;
+  guint old_ttl_ms;
+  gboolean old_released;
+  const gchar *answer; /* "lease" or "released" */
+} LeaseCtx;
+
+static void
+lease_persisted_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LeaseCtx *ctx = user_data;
+  g_autoptr (BeachRequest) req = ctx->req;
+  g_autoptr (GError) error = NULL;
+
+  if (!beach_router_persist_lease_finish (BEACH_ROUTER (source), result, &error)) {
+    if (ctx->granted) {
+      beach_session_forget_lease (req->session, ctx->lease->token);
+    } else {
+      ctx->lease->expires_at_ms = ctx->old_expires_at_ms;
+      ctx->lease->ttl_ms = ctx->old_ttl_ms;
+      ctx->lease->released = ctx->old_released;
+    }
+    beach_http_respond_error (req->msg, error);
+  } else if (g_str_equal (ctx->answer, "released")) {
+    respond_ok (req, "released", TRUE);
+  } else {
+    respond_lease (req, ctx->lease);
+  }
+  soup_server_message_unpause (req->msg);
+  g_free (ctx);
+}
+
+static void
+persist_lease (BeachRequest *req, BeachLease *lease, gboolean granted, gint64 old_expires, guint old_ttl, gboolean old_released, const gchar *answer)
+{
+  LeaseCtx *ctx = g_new0 (LeaseCtx, 1);
+
+  ctx->req = req;
+  ctx->lease = lease;
+  ctx->granted = granted;
+  ctx->old_expires_at_ms = old_expires;
+  ctx->old_ttl_ms = old_ttl;
+  ctx->old_released = old_released;
+  ctx->answer = answer;
+  soup_server_message_pause (req->msg);
+  beach_router_persist_lease_async (req->api->router, req->session, lease, lease_persisted_cb, ctx);
+}
+
 void
 beach_http_handle_lease_acquire (BeachRequest *req_)
 {
@@ -231,9 +409,17 @@ beach_http_handle_lease_acquire (BeachRequest *req_)
   LeaseBody lb = { 0 };
   BeachLease *lease;
   gint64 now = beach_http_now_ms ();
+  gint64 old_expires;
+  guint old_ttl;
 
   if (body == NULL || !parse_lease_body (body, &lb, &error)) {
     beach_http_respond_error (req->msg, error);
+    return;
+  }
+  if (!beach_fallback_queue_is_available (api->queue)) {
+    beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAVAILABLE,
+                                  "the %s queue backend is not answering",
+                                  beach_fallback_queue_get_backend_name (api->queue));
     return;
   }
   if (req->auth == BEACH_AUTH_LEASE || lb.controller_token != NULL) {
@@ -245,20 +431,17 @@ beach_http_handle_lease_acquire (BeachRequest *req_)
                                     "the lease has expired or was released");
       return;
     }
+    old_expires = lease->expires_at_ms;
+    old_ttl = lease->ttl_ms;
     beach_session_renew_lease (req->session, lease,
                                lb.ttl_ms >= 0 ? (guint) lb.ttl_ms : lease->ttl_ms, now);
-  } else {
-    if (!beach_fallback_queue_is_available (api->queue)) {
-      beach_http_respond_new_error (req->msg, BEACH_ERROR_UNAVAILABLE,
-                                    "the queue backend is not answering");
-      return;
-    }
-    lease = beach_session_grant_lease (req->session,
-                                       lb.ttl_ms >= 0 ? (guint) lb.ttl_ms : api->config->lease_default_ttl_ms,
-                                       lb.reason, TRUE, now);
-    beach_session_registry_index_lease (api->registry, req->session, lease->token);
+    persist_lease (g_steal_pointer (&req), lease, FALSE, old_expires, old_ttl, FALSE, "lease");
+    return;
   }
-  respond_lease (req, lease);
+  lease = beach_session_grant_lease (req->session,
+                                     lb.ttl_ms >= 0 ? (guint) lb.ttl_ms : api->config->lease_default_ttl_ms,
+                                     lb.reason, TRUE, now);
+  persist_lease (g_steal_pointer (&req), lease, TRUE, 0, 0, FALSE, "lease");
 }
 
 void
@@ -283,7 +466,8 @@ beach_http_handle_lease_release (BeachRequest *req_)
     return;
   }
   beach_session_release_lease (req->session, lease);
-  respond_ok (req, "released", TRUE);
+  persist_lease (g_steal_pointer (&req), lease, FALSE, lease->expires_at_ms, lease->ttl_ms, FALSE,
+                 "released");
 }
 
 void

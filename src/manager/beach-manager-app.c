@@ -20,6 +20,11 @@
 #include "beach-metrics.h"
 #include "beach-router.h"
 #include "beach-session-registry.h"
+#ifdef BEACH_REDIS_BACKEND
+#include "beach-redis-client.h"
+#include "beach-redis-queue.h"
+#include "beach-session-store.h"
+#endif
 
 struct _BeachManagerApp {
   GApplication parent_instance;
@@ -38,6 +43,10 @@ struct _BeachManagerApp {
   BeachSessionRegistry *registry;
   BeachRouter *router;
   BeachHttpApi *http;
+#ifdef BEACH_REDIS_BACKEND
+  BeachRedisClient *redis;
+  BeachSessionStore *store;
+#endif
 
   guint sigint_id;
   guint sigterm_id;
@@ -72,25 +81,12 @@ on_quit_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Sessions idle past the expiry go, their queued actions dead-lettered
- * session_expired (WIRE.md "Redis keys"; applies to both backends). */
 static gboolean
 on_sweep (gpointer user_data)
 {
   BeachManagerApp *self = user_data;
-  g_autoptr (GPtrArray) list = beach_session_registry_list (self->registry);
-  gint64 cutoff = g_get_real_time () / 1000 - (gint64) self->config->session_idle_expiry_secs * 1000;
 
-  for (guint i = 0; i < list->len; i++) {
-    BeachSession *s = list->pdata[i];
-
-    if (s->last_activity_ms < cutoff) {
-      g_message ("session %s: idle past %u s, expiring", s->session_id,
-                 self->config->session_idle_expiry_secs);
-      beach_router_delete_session_async (self->router, s, BEACH_DEAD_LETTER_REASON_SESSION_EXPIRED,
-                                         NULL, NULL);
-    }
-  }
+  beach_router_sweep_idle (self->router, self->config->session_idle_expiry_secs);
   return G_SOURCE_CONTINUE;
 }
 
@@ -156,20 +152,71 @@ beach_manager_app_handle_local_options (GApplication *app, GVariantDict *options
   return -1;
 }
 
+#ifdef BEACH_REDIS_BACKEND
+static void
+secret_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (BeachManagerApp) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *secret = beach_session_store_secret_finish (BEACH_SESSION_STORE (source), result, &error);
+
+  if (secret == NULL) {
+    g_warning ("cannot read the token secret from Redis: %s", error->message);
+    return;
+  }
+  if (self->auth != NULL)
+    beach_auth_set_secret (self->auth, secret);
+}
+
+/* Every (re)connection re-reads the secret: a fresh Redis gets ours (SET
+ * NX), an existing one gives us the deployment's. */
+static void
+on_redis_connected (BeachRedisClient *client, GParamSpec *pspec, BeachManagerApp *self)
+{
+  gboolean up = beach_redis_client_get_connected (client);
+
+  beach_metrics_gauge_set (self->metrics, "redis_available", NULL, up ? 1 : 0);
+  if (up)
+    beach_session_store_secret_async (self->store, secret_cb, g_object_ref (self));
+}
+#endif
+
 static gboolean
 build_services (BeachManagerApp *self, GError **error)
 {
   const BeachConfig *c = self->config;
 
-  self->auth = beach_auth_new (c->state_dir, c->operator_token, error);
-  if (self->auth == NULL)
-    return FALSE;
-  self->queue = BEACH_FALLBACK_QUEUE (beach_memory_queue_new (&c->queue));
   self->metrics = beach_metrics_new ();
+#ifdef BEACH_REDIS_BACKEND
+  if (g_strcmp0 (c->queue_backend, "redis") == 0) {
+    self->auth = beach_auth_new_operator_only (c->state_dir, c->operator_token, error);
+    if (self->auth == NULL)
+      return FALSE;
+    self->redis = beach_redis_client_new (c->redis_url, NULL, error);
+    if (self->redis == NULL)
+      return FALSE;
+    self->queue = BEACH_FALLBACK_QUEUE (beach_redis_queue_new (self->redis, NULL, &c->queue));
+    self->store = beach_session_store_new (self->redis, NULL);
+    beach_metrics_set_redis_enabled (self->metrics, TRUE);
+    beach_metrics_gauge_set (self->metrics, "redis_available", NULL, 0);
+    g_signal_connect (self->redis, "notify::connected", G_CALLBACK (on_redis_connected), self);
+    beach_redis_client_start (self->redis);
+  }
+#endif
+  if (self->queue == NULL) {
+    self->auth = beach_auth_new (c->state_dir, c->operator_token, error);
+    if (self->auth == NULL)
+      return FALSE;
+    self->queue = BEACH_FALLBACK_QUEUE (beach_memory_queue_new (&c->queue));
+  }
   self->events = beach_event_hub_new (self->metrics);
   beach_event_hub_set_limits (self->events, c->events_max_backlog, c->events_keepalive_secs);
   self->registry = beach_session_registry_new ();
   self->router = beach_router_new (c, self->registry, self->queue, self->metrics, self->events);
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL)
+    beach_router_set_store (self->router, self->store, self->auth);
+#endif
   self->http = beach_http_api_new (c, self->auth, self->registry, self->queue, self->router,
                                    self->metrics, self->events);
   return beach_http_api_listen (self->http, c->listen, error);
@@ -222,6 +269,14 @@ beach_manager_app_shutdown (GApplication *app)
   g_clear_object (&self->events);
   g_clear_object (&self->metrics);
   g_clear_object (&self->queue);
+#ifdef BEACH_REDIS_BACKEND
+  if (self->redis != NULL) {
+    g_signal_handlers_disconnect_by_data (self->redis, self);
+    beach_redis_client_stop (self->redis);
+  }
+  g_clear_object (&self->store);
+  g_clear_object (&self->redis);
+#endif
   g_clear_object (&self->auth);
   G_APPLICATION_CLASS (beach_manager_app_parent_class)->shutdown (app);
 }

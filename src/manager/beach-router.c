@@ -10,6 +10,9 @@
 #include "config.h"
 
 #include "beach-router.h"
+#ifdef BEACH_REDIS_BACKEND
+#include "beach-session-store.h"
+#endif
 
 struct _BeachRouter {
   GObject parent_instance;
@@ -19,6 +22,8 @@ struct _BeachRouter {
   BeachFallbackQueue *queue;
   BeachMetrics *metrics;
   BeachEventHub *events;
+  BeachSessionStore *store; /* nullable: memory backend */
+  BeachAuth *auth;
 };
 
 G_DEFINE_FINAL_TYPE (BeachRouter, beach_router, G_TYPE_OBJECT)
@@ -206,6 +211,8 @@ beach_router_dispose (GObject *object)
   g_clear_object (&self->registry);
   g_clear_object (&self->metrics);
   g_clear_object (&self->events);
+  g_clear_object (&self->store);
+  g_clear_object (&self->auth);
   G_OBJECT_CLASS (beach_router_parent_class)->dispose (object);
 }
 
@@ -437,14 +444,17 @@ drop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
-  /* The last word on its streams, then the session goes. A session that is
-   * already `pending` announces its end too, so this is not transition(). */
+  /* The session leaves the registry first, so its parked polls are answered
+   * 404 rather than woken by the transport change; then the last word on
+   * its streams (a session already `pending` announces its end too, so
+   * this is not transition()). */
   {
     const gchar *from = beach_transport_to_string (session->transport);
     g_autofree gchar *labels = beach_metrics_labels ("from", from, "to", "pending", "reason",
                                                      "session_deleted", NULL);
     g_autoptr (JsonObject) ev = event_object (session);
 
+    beach_session_registry_remove (self->registry, session->session_id);
     beach_metrics_counter_add (self->metrics, "transport_transitions_total", labels, 1);
     json_object_set_string_member (ev, "from", from);
     json_object_set_string_member (ev, "to", "pending");
@@ -455,8 +465,12 @@ drop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                  BEACH_TRANSPORT_REASON_SESSION_DELETED, now_ms (), NULL);
   }
   beach_event_hub_close_session (self->events, session->session_id);
-  beach_session_registry_remove (self->registry, session->session_id);
   beach_metrics_remove_session (self->metrics, session->private_beach_id, session->session_id);
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL)
+    beach_session_store_delete_async (self->store, session->private_beach_id, session->session_id,
+                                      NULL, NULL);
+#endif
   g_message ("session %s deleted", session->session_id);
   g_task_return_boolean (task, TRUE);
 }
@@ -475,4 +489,397 @@ gboolean
 beach_router_delete_session_finish (BeachRouter *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* -- persistence */
+
+void
+beach_router_set_store (BeachRouter *self, BeachSessionStore *store, BeachAuth *auth)
+{
+  g_set_object (&self->store, store);
+  g_set_object (&self->auth, auth);
+}
+
+gboolean
+beach_router_has_store (BeachRouter *self)
+{
+  return self->store != NULL;
+}
+
+BeachSessionStore *
+beach_router_get_store (BeachRouter *self)
+{
+  return self->store;
+}
+
+#ifdef BEACH_REDIS_BACKEND
+static void
+set_initial_gauges (BeachRouter *self, BeachSession *session)
+{
+  g_autofree gchar *labels = beach_metrics_session_labels (session->private_beach_id,
+                                                           session->session_id, NULL, NULL);
+
+  beach_metrics_gauge_set (self->metrics, "actions_queue_depth", labels, session->pending);
+  beach_metrics_gauge_set (self->metrics, "actions_queue_pending", labels, session->delivered);
+  beach_metrics_gauge_set (self->metrics, "fastpath_link_healthy", labels, session->fast_path_ready ? 1 : 0);
+}
+
+static void
+restored_stats_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (BeachSession) session = user_data;
+  BeachRouter *self = g_object_get_data (G_OBJECT (session), "beach-router");
+  BeachQueueStats stats = { 0 };
+
+  if (self == NULL || !beach_fallback_queue_stats_finish (BEACH_FALLBACK_QUEUE (source), result, &stats, NULL))
+    return;
+  if (beach_session_registry_lookup (self->registry, session->session_id) != session)
+    return;
+  beach_session_set_queue_stats (session, stats.depth, stats.delivered);
+  set_initial_gauges (self, session);
+  beach_router_update_transport (self, session, stats.depth > 0 ? BEACH_TRANSPORT_REASON_QUEUE_NONEMPTY : BEACH_TRANSPORT_REASON_REGISTERED);
+}
+
+/* Brings the cache in line with a stored record. Returns the session. */
+static BeachSession *
+apply_stored (BeachRouter *self, BeachStoredSession *stored)
+{
+  const BeachRegistration *reg = stored->registration;
+  BeachSession *session = beach_session_registry_lookup (self->registry, reg->session_id);
+  gint64 now = now_ms ();
+
+  if (session == NULL) {
+    g_autoptr (BeachSession) restored = beach_session_new_restored (reg, stored->harness_id,
+                                                                    stored->registered_at_ms,
+                                                                    stored->handshake_id, now);
+    g_autofree gchar *token = beach_auth_session_token (self->auth, reg->session_id);
+
+    for (guint i = 0; i < stored->leases->len; i++)
+      beach_session_restore_lease (restored, g_steal_pointer (&stored->leases->pdata[i]));
+    beach_session_registry_add (self->registry, restored, token);
+    g_object_set_data (G_OBJECT (restored), "beach-router", self);
+    beach_router_update_transport (self, restored, BEACH_TRANSPORT_REASON_REGISTERED);
+    set_initial_gauges (self, restored);
+    g_message ("session %s restored from the store", reg->session_id);
+    beach_fallback_queue_stats_async (self->queue, restored->private_beach_id, restored->session_id,
+                                      NULL, restored_stats_cb, g_object_ref (restored));
+    return restored;
+  }
+  if (session->transport_mode != reg->transport_mode) {
+    beach_session_update (session, reg);
+    beach_router_update_transport (self, session, BEACH_TRANSPORT_REASON_MODE_CHANGED);
+  }
+  if (g_strcmp0 (session->handshake_id, stored->handshake_id) != 0) {
+    g_free (session->handshake_id);
+    session->handshake_id = g_strdup (stored->handshake_id);
+    g_signal_emit_by_name (session, "changed");
+  }
+  for (guint i = 0; i < stored->leases->len; i++)
+    beach_session_restore_lease (session, g_steal_pointer (&stored->leases->pdata[i]));
+  return session;
+}
+
+static void
+forget_session (BeachRouter *self, BeachSession *session)
+{
+  g_autoptr (BeachSession) hold = g_object_ref (session);
+
+  g_message ("session %s was deleted by another manager", session->session_id);
+  beach_event_hub_close_session (self->events, session->session_id);
+  beach_session_registry_remove (self->registry, session->session_id);
+  beach_metrics_remove_session (self->metrics, session->private_beach_id, session->session_id);
+}
+
+static void
+sync_fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  const gchar *id = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BeachStoredSession) stored = beach_session_store_fetch_finish (BEACH_SESSION_STORE (source),
+                                                                            result, &error);
+  BeachSession *cached = beach_session_registry_lookup (self->registry, id);
+
+  if (error != NULL) {
+    /* Unreachable store: known sessions stay served from the cache. */
+    if (!g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE))
+      g_warning ("session %s: %s", id, error->message);
+    g_task_return_pointer (task, cached != NULL ? g_object_ref (cached) : NULL, g_object_unref);
+    return;
+  }
+  if (stored == NULL) {
+    if (cached != NULL)
+      forget_session (self, cached);
+    g_task_return_pointer (task, NULL, NULL);
+    return;
+  }
+  g_task_return_pointer (task, g_object_ref (apply_stored (self, stored)), g_object_unref);
+}
+#endif
+
+void
+beach_router_sync_session_async (BeachRouter *self, const gchar *session_id, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  BeachSession *cached = beach_session_registry_lookup (self->registry, session_id);
+
+  g_task_set_task_data (task, g_strdup (session_id), g_free);
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL && beach_session_id_is_valid (session_id)) {
+    beach_session_store_fetch_async (self->store, session_id, sync_fetch_cb, g_steal_pointer (&task));
+    return;
+  }
+#endif
+  g_task_return_pointer (task, cached != NULL ? g_object_ref (cached) : NULL, g_object_unref);
+}
+
+BeachSession *
+beach_router_sync_session_finish (BeachRouter *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct {
+  BeachRegistration *reg;
+  gchar *token;
+  BeachSession *session;
+  gboolean created;
+} RegisterData;
+
+static void
+register_data_free (RegisterData *d)
+{
+  beach_registration_free (d->reg);
+  g_free (d->token);
+  g_clear_object (&d->session);
+  g_free (d);
+}
+
+static BeachRegistration *
+registration_copy (const BeachRegistration *reg)
+{
+  BeachRegistration *copy = g_new0 (BeachRegistration, 1);
+
+  copy->session_id = g_strdup (reg->session_id);
+  copy->private_beach_id = g_strdup (reg->private_beach_id);
+  copy->harness_type = reg->harness_type;
+  copy->capabilities = g_strdupv (reg->capabilities);
+  copy->location_hint = g_strdup (reg->location_hint);
+  copy->metadata = reg->metadata != NULL ? json_object_ref (reg->metadata) : NULL;
+  copy->version = g_strdup (reg->version);
+  copy->transport_mode = reg->transport_mode;
+  return copy;
+}
+
+#ifdef BEACH_REDIS_BACKEND
+static void
+register_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  RegisterData *d = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  if (!beach_session_store_save_finish (BEACH_SESSION_STORE (source), result, &error)) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  g_task_return_pointer (task, g_object_ref (d->session), g_object_unref);
+}
+
+static void
+register_claimed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  RegisterData *d = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *holder = beach_session_store_claim_finish (BEACH_SESSION_STORE (source), result, &error);
+  BeachSession *session;
+
+  if (holder == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  if (g_strcmp0 (holder, d->reg->private_beach_id) != 0) {
+    g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_CONFLICT,
+                             "session %s is registered under another private beach",
+                             d->reg->session_id);
+    return;
+  }
+  session = beach_router_register (self, d->reg, d->token, &d->created, &error);
+  if (session == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  g_object_set_data (G_OBJECT (session), "beach-router", self);
+  d->session = g_object_ref (session);
+  beach_session_store_save_async (self->store, session, register_saved_cb, g_steal_pointer (&task));
+}
+
+static void
+register_synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  RegisterData *d = g_task_get_task_data (task);
+  g_autoptr (BeachSession) known = beach_router_sync_session_finish (self, result, NULL);
+
+  beach_session_store_claim_async (self->store, d->reg->session_id, d->reg->private_beach_id,
+                                   register_claimed_cb, g_steal_pointer (&task));
+}
+#endif
+
+void
+beach_router_register_async (BeachRouter *self, const BeachRegistration *reg, const gchar *session_token, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  RegisterData *d = g_new0 (RegisterData, 1);
+  g_autoptr (GError) error = NULL;
+  BeachSession *session;
+
+  d->reg = registration_copy (reg);
+  d->token = g_strdup (session_token);
+  g_task_set_task_data (task, d, (GDestroyNotify) register_data_free);
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL) {
+    /* Restore first (a restart keeps ids, leases and queue), then claim
+     * the global id, then write the record. */
+    beach_router_sync_session_async (self, reg->session_id, register_synced_cb, g_steal_pointer (&task));
+    return;
+  }
+#endif
+  session = beach_router_register (self, d->reg, d->token, &d->created, &error);
+  if (session == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  d->session = g_object_ref (session);
+  g_task_return_pointer (task, g_object_ref (session), g_object_unref);
+}
+
+BeachSession *
+beach_router_register_finish (BeachRouter *self, GAsyncResult *result, gboolean *out_created, GError **error)
+{
+  RegisterData *d = g_task_get_task_data (G_TASK (result));
+
+  *out_created = d->created;
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+#ifdef BEACH_REDIS_BACKEND
+static void
+lease_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!beach_session_store_save_lease_finish (BEACH_SESSION_STORE (source), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+#endif
+
+void
+beach_router_persist_lease_async (BeachRouter *self, BeachSession *session, BeachLease *lease, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL) {
+    beach_session_store_save_lease_async (self->store, session, lease, lease_saved_cb,
+                                          g_steal_pointer (&task));
+    return;
+  }
+#endif
+  g_task_return_boolean (task, TRUE);
+}
+
+gboolean
+beach_router_persist_lease_finish (BeachRouter *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Activity reaches the store at most every 5 s per session: enough for a
+ * 24 h expiry, and no write per request. */
+void
+beach_router_note_activity (BeachRouter *self, BeachSession *session)
+{
+  gint64 now = now_ms ();
+  gint64 last = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (session), "beach-stored-activity"));
+
+  beach_session_touch (session, now);
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL && now - last >= 5000) {
+    g_object_set_data (G_OBJECT (session), "beach-stored-activity", GSIZE_TO_POINTER ((gsize) now));
+    beach_session_store_touch (self->store, session->session_id, now);
+  }
+#else
+  (void) last;
+#endif
+}
+
+static void
+sweep_delete_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!beach_router_delete_session_finish (BEACH_ROUTER (source), result, &error))
+    g_warning ("expiring a session failed: %s", error->message);
+}
+
+#ifdef BEACH_REDIS_BACKEND
+static void
+sweep_synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  BeachRouter *self = BEACH_ROUTER (source);
+  g_autoptr (BeachSession) session = beach_router_sync_session_finish (self, result, NULL);
+  gint64 cutoff = GPOINTER_TO_SIZE (user_data);
+
+  /* Activity elsewhere may have refreshed it since the listing. */
+  if (session != NULL && session->last_activity_ms < cutoff) {
+    g_message ("session %s: idle past its expiry, removing", session->session_id);
+    beach_router_delete_session_async (self, session, BEACH_DEAD_LETTER_REASON_SESSION_EXPIRED,
+                                       sweep_delete_cb, NULL);
+  }
+}
+
+static void
+sweep_idle_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (BeachRouter) self = user_data;
+  g_auto (GStrv) ids = beach_session_store_idle_finish (BEACH_SESSION_STORE (source), result, NULL);
+  gint64 cutoff = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (self), "beach-sweep-cutoff"));
+
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
+    beach_router_sync_session_async (self, ids[i], sweep_synced_cb, GSIZE_TO_POINTER ((gsize) cutoff));
+}
+#endif
+
+/* Sessions idle past the expiry go, their queued actions dead-lettered
+ * session_expired first; no TTL ever drops an accepted action. */
+void
+beach_router_sweep_idle (BeachRouter *self, guint idle_secs)
+{
+  gint64 cutoff = now_ms () - (gint64) idle_secs * 1000;
+  g_autoptr (GPtrArray) list = beach_session_registry_list (self->registry);
+
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL) {
+    g_object_set_data (G_OBJECT (self), "beach-sweep-cutoff", GSIZE_TO_POINTER ((gsize) cutoff));
+    beach_session_store_idle_async (self->store, cutoff, sweep_idle_cb, g_object_ref (self));
+    return;
+  }
+#endif
+  for (guint i = 0; i < list->len; i++) {
+    BeachSession *s = list->pdata[i];
+
+    if (s->last_activity_ms < cutoff) {
+      g_message ("session %s: idle past its expiry, removing", s->session_id);
+      beach_router_delete_session_async (self, s, BEACH_DEAD_LETTER_REASON_SESSION_EXPIRED,
+                                         sweep_delete_cb, NULL);
+    }
+  }
 }

@@ -4,11 +4,14 @@
  */
 #pragma once
 
+#include "beach-auth.h"
 #include "beach-config.h"
 #include "beach-event-hub.h"
 #include "beach-fallback-queue.h"
 #include "beach-metrics.h"
 #include "beach-session-registry.h"
+
+typedef struct _BeachSessionStore BeachSessionStore;
 
 G_BEGIN_DECLS
 
@@ -73,5 +76,51 @@ void beach_router_record_drop (BeachRouter *self,
 void beach_router_update_transport (BeachRouter *self,
                                     BeachSession *session,
                                     BeachTransportReason reason);
+
+/* Persistence (Redis). Without a store every step below completes at once
+ * from the cache. */
+void beach_router_set_store (BeachRouter *self,
+                             BeachSessionStore *store,
+                             BeachAuth *auth);
+gboolean beach_router_has_store (BeachRouter *self);
+BeachSessionStore *beach_router_get_store (BeachRouter *self);
+
+/* Refreshes the cached session from the store: restores one this manager
+ * has not seen (a restart, another manager's), updates leases and ids,
+ * forgets one deleted elsewhere. While the store is unreachable the cache
+ * answers. Result: the session or NULL. */
+void beach_router_sync_session_async (BeachRouter *self,
+                                      const gchar *session_id,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+BeachSession *beach_router_sync_session_finish (BeachRouter *self,
+                                                GAsyncResult *result,
+                                                GError **error);
+
+/* Registration, durable before it answers (claims the global id). */
+void beach_router_register_async (BeachRouter *self,
+                                  const BeachRegistration *reg,
+                                  const gchar *session_token,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+BeachSession *beach_router_register_finish (BeachRouter *self,
+                                            GAsyncResult *result,
+                                            gboolean *out_created,
+                                            GError **error);
+
+/* A lease change, durable before it answers. */
+void beach_router_persist_lease_async (BeachRouter *self,
+                                       BeachSession *session,
+                                       BeachLease *lease,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+gboolean beach_router_persist_lease_finish (BeachRouter *self,
+                                            GAsyncResult *result,
+                                            GError **error);
+
+void beach_router_note_activity (BeachRouter *self,
+                                 BeachSession *session);
+void beach_router_sweep_idle (BeachRouter *self,
+                              guint idle_secs);
 
 G_END_DECLS

@@ -12,7 +12,6 @@ struct _BeachSessionRegistry {
   GObject parent_instance;
 
   GHashTable *sessions;       /* id -> BeachSession (owned) */
-  GHashTable *lease_index;    /* lease token -> session id (owned strings) */
   GHashTable *session_tokens; /* session token -> session id */
 };
 
@@ -32,7 +31,6 @@ beach_session_registry_finalize (GObject *object)
   BeachSessionRegistry *self = BEACH_SESSION_REGISTRY (object);
 
   g_hash_table_unref (self->sessions);
-  g_hash_table_unref (self->lease_index);
   g_hash_table_unref (self->session_tokens);
   G_OBJECT_CLASS (beach_session_registry_parent_class)->finalize (object);
 }
@@ -52,7 +50,6 @@ static void
 beach_session_registry_init (BeachSessionRegistry *self)
 {
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->lease_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->session_tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
@@ -95,24 +92,27 @@ beach_session_registry_remove (BeachSessionRegistry *self, const gchar *session_
                                     (gpointer *) &session))
     return;
   g_free (stolen_key);
-  g_hash_table_foreach_remove (self->lease_index, value_is, id);
   g_hash_table_foreach_remove (self->session_tokens, value_is, id);
   g_signal_emit (self, signals[SIGNAL_SESSION_REMOVED], 0, session);
 }
 
-void
-beach_session_registry_index_lease (BeachSessionRegistry *self, BeachSession *session, const gchar *lease_token)
-{
-  g_hash_table_replace (self->lease_index, g_strdup (lease_token),
-                        g_strdup (session->session_id));
-}
-
+/* Lease tokens name their session (SESSION:RANDOM); the lease must also be
+ * one that session knows. */
 BeachSession *
 beach_session_registry_lookup_lease (BeachSessionRegistry *self, const gchar *lease_token)
 {
-  const gchar *id = lease_token != NULL ? g_hash_table_lookup (self->lease_index, lease_token) : NULL;
+  gsize len = 0;
+  const gchar *sid = beach_lease_token_session (lease_token, &len);
+  g_autofree gchar *id = NULL;
+  BeachSession *session;
 
-  return id != NULL ? beach_session_registry_lookup (self, id) : NULL;
+  if (sid == NULL)
+    return NULL;
+  id = g_strndup (sid, len);
+  session = beach_session_registry_lookup (self, id);
+  if (session == NULL || beach_session_lookup_lease (session, lease_token) == NULL)
+    return NULL;
+  return session;
 }
 
 BeachSession *

@@ -19,9 +19,6 @@ void beach_session_registry_add (BeachSessionRegistry *self,
                                  const gchar *session_token);
 void beach_session_registry_remove (BeachSessionRegistry *self,
                                     const gchar *session_id);
-void beach_session_registry_index_lease (BeachSessionRegistry *self,
-                                         BeachSession *session,
-                                         const gchar *lease_token);
 BeachSession *beach_session_registry_lookup_lease (BeachSessionRegistry *self,
                                                    const gchar *lease_token);
 BeachSession *beach_session_registry_lookup_session_token (BeachSessionRegistry *self,

@@ -107,9 +107,11 @@ beach_registration_parse (JsonNode *body, GError **error)
   return g_steal_pointer (&reg);
 }
 
-static void
-lease_free (BeachLease *lease)
+void
+beach_lease_free (BeachLease *lease)
 {
+  if (lease == NULL)
+    return;
   g_free (lease->token);
   g_free (lease->reason);
   g_free (lease);
@@ -151,7 +153,7 @@ static void
 beach_session_init (BeachSession *self)
 {
   self->leases = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                        (GDestroyNotify) lease_free);
+                                        (GDestroyNotify) beach_lease_free);
   g_queue_init (&self->lease_order);
   self->heartbeat_rtt_us = -1;
 }
@@ -240,7 +242,13 @@ beach_session_grant_lease (BeachSession *self, guint ttl_ms, const gchar *reason
 {
   BeachLease *lease = g_new0 (BeachLease, 1);
 
-  lease->token = beach_random_token ();
+  /* SESSION:RANDOM. The session in the token lets any manager find the
+   * lease's session without another index (':' is not allowed in ids). */
+  {
+    g_autofree gchar *random = beach_random_token ();
+
+    lease->token = g_strconcat (self->session_id, ":", random, NULL);
+  }
   lease->granted_ms = now_ms;
   lease->ttl_ms = ttl_ms;
   lease->expires_at_ms = now_ms + ttl_ms;
@@ -272,6 +280,20 @@ void
 beach_session_release_lease (BeachSession *self, BeachLease *lease)
 {
   lease->released = TRUE;
+  emit_changed (self);
+}
+
+/* Undoes a grant that could not be made durable. */
+void
+beach_session_forget_lease (BeachSession *self, const gchar *token)
+{
+  GList *link = g_queue_find_custom (&self->lease_order, token, (GCompareFunc) g_strcmp0);
+
+  if (link != NULL) {
+    g_free (link->data);
+    g_queue_delete_link (&self->lease_order, link);
+  }
+  g_hash_table_remove (self->leases, token);
   emit_changed (self);
 }
 
@@ -423,4 +445,142 @@ beach_session_to_json (BeachSession *self, gint64 now_ms)
   json_builder_add_int_value (b, self->registered_at_ms);
   json_builder_end_object (b);
   return json_builder_get_root (b);
+}
+
+/* The session id a lease token names, or NULL if it has none. */
+const gchar *
+beach_lease_token_session (const gchar *token, gsize *out_len)
+{
+  const gchar *colon = token != NULL ? strchr (token, ':') : NULL;
+
+  if (colon == NULL || colon == token)
+    return NULL;
+  *out_len = (gsize) (colon - token);
+  return token;
+}
+
+JsonNode *
+beach_session_registration_to_json (BeachSession *self)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "session_id");
+  json_builder_add_string_value (b, self->session_id);
+  json_builder_set_member_name (b, "private_beach_id");
+  json_builder_add_string_value (b, self->private_beach_id);
+  json_builder_set_member_name (b, "harness_type");
+  json_builder_add_string_value (b, beach_harness_type_to_string (self->harness_type));
+  json_builder_set_member_name (b, "capabilities");
+  json_builder_begin_array (b);
+  for (guint i = 0; self->capabilities != NULL && self->capabilities[i] != NULL; i++)
+    json_builder_add_string_value (b, self->capabilities[i]);
+  json_builder_end_array (b);
+  if (self->location_hint != NULL) {
+    json_builder_set_member_name (b, "location_hint");
+    json_builder_add_string_value (b, self->location_hint);
+  }
+  if (self->metadata != NULL) {
+    g_autoptr (JsonNode) m = json_node_new (JSON_NODE_OBJECT);
+
+    json_node_set_object (m, self->metadata);
+    json_builder_set_member_name (b, "metadata");
+    json_builder_add_value (b, json_node_copy (m));
+  }
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, self->version);
+  json_builder_set_member_name (b, "transport_mode");
+  json_builder_add_string_value (b, beach_transport_mode_to_string (self->transport_mode));
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+gchar *
+beach_lease_to_string (const BeachLease *lease)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "token");
+  json_builder_add_string_value (b, lease->token);
+  json_builder_set_member_name (b, "granted_ms");
+  json_builder_add_int_value (b, lease->granted_ms);
+  json_builder_set_member_name (b, "expires_at_ms");
+  json_builder_add_int_value (b, lease->expires_at_ms);
+  json_builder_set_member_name (b, "ttl_ms");
+  json_builder_add_int_value (b, lease->ttl_ms);
+  json_builder_set_member_name (b, "reason");
+  if (lease->reason != NULL)
+    json_builder_add_string_value (b, lease->reason);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "by_operator");
+  json_builder_add_boolean_value (b, lease->by_operator);
+  json_builder_set_member_name (b, "released");
+  json_builder_add_boolean_value (b, lease->released);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* The one parser of stored leases (Redis replies are outside input). */
+BeachLease *
+beach_lease_new_from_string (const gchar *json, GError **error)
+{
+  g_autoptr (JsonNode) node = beach_json_from_string (json, -1, error);
+  g_autoptr (BeachLease) lease = NULL;
+  JsonObject *obj;
+  const gchar *token = NULL, *reason = NULL;
+  gint64 granted = 0, expires = 0, ttl = 0;
+  gboolean by_operator = FALSE, released = FALSE;
+
+  if (node == NULL)
+    return NULL;
+  obj = beach_json_require_object (node, "lease", error);
+  if (obj == NULL || !beach_json_get_string (obj, "token", "token", TRUE, 512, &token, error) || !beach_json_get_int (obj, "granted_ms", "granted_ms", TRUE, 0, G_MAXINT64, &granted, NULL, error) || !beach_json_get_int (obj, "expires_at_ms", "expires_at_ms", TRUE, 0, G_MAXINT64, &expires, NULL, error) || !beach_json_get_int (obj, "ttl_ms", "ttl_ms", TRUE, 0, G_MAXUINT32, &ttl, NULL, error) || !beach_json_get_string (obj, "reason", "reason", FALSE, 256, &reason, error) || !beach_json_get_bool (obj, "by_operator", "by_operator", TRUE, &by_operator, NULL, error) || !beach_json_get_bool (obj, "released", "released", TRUE, &released, NULL, error))
+    return NULL;
+  lease = g_new0 (BeachLease, 1);
+  lease->token = g_strdup (token);
+  lease->granted_ms = granted;
+  lease->expires_at_ms = expires;
+  lease->ttl_ms = (guint) ttl;
+  lease->reason = g_strdup (reason);
+  lease->by_operator = by_operator;
+  lease->released = released;
+  return g_steal_pointer (&lease);
+}
+
+/* A session rebuilt from its stored record: the ids it was given at first
+ * registration are kept. */
+BeachSession *
+beach_session_new_restored (const BeachRegistration *reg, const gchar *harness_id, gint64 registered_at_ms, const gchar *handshake_id, gint64 now_ms)
+{
+  BeachSession *self = beach_session_new (reg, now_ms);
+
+  g_free (self->harness_id);
+  self->harness_id = g_strdup (harness_id);
+  g_free (self->handshake_id);
+  self->handshake_id = g_strdup (handshake_id);
+  self->registered_at_ms = registered_at_ms;
+  return self;
+}
+
+/* Adopts a stored lease, or updates the known one with the same token
+ * (another manager may have renewed or released it). Takes ownership. */
+void
+beach_session_restore_lease (BeachSession *self, BeachLease *lease)
+{
+  BeachLease *known = g_hash_table_lookup (self->leases, lease->token);
+
+  if (known != NULL) {
+    /* Later expiry and a release both win: neither can be undone. */
+    known->expires_at_ms = MAX (known->expires_at_ms, lease->expires_at_ms);
+    known->ttl_ms = lease->ttl_ms;
+    known->released = known->released || lease->released;
+    beach_lease_free (lease);
+    return;
+  }
+  g_hash_table_insert (self->leases, lease->token, lease);
+  g_queue_push_tail (&self->lease_order, g_strdup (lease->token));
 }

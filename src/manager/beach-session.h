@@ -103,6 +103,8 @@ void beach_session_renew_lease (BeachSession *self,
                                 gint64 now_ms);
 void beach_session_release_lease (BeachSession *self,
                                   BeachLease *lease);
+void beach_session_forget_lease (BeachSession *self,
+                                 const gchar *token);
 guint beach_session_count_live_leases (BeachSession *self,
                                        gint64 now_ms);
 gint64 beach_session_lease_expires_at_ms (BeachSession *self,
@@ -124,5 +126,23 @@ void beach_session_set_state (BeachSession *self,
 
 JsonNode *beach_session_to_json (BeachSession *self,
                                  gint64 now_ms);
+
+/* Persistence (the Redis session store). The record is the registration
+ * as registered; leases travel one JSON object each. */
+JsonNode *beach_session_registration_to_json (BeachSession *self);
+gchar *beach_lease_to_string (const BeachLease *lease);
+BeachLease *beach_lease_new_from_string (const gchar *json,
+                                         GError **error);
+void beach_lease_free (BeachLease *lease);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BeachLease, beach_lease_free)
+BeachSession *beach_session_new_restored (const BeachRegistration *reg,
+                                          const gchar *harness_id,
+                                          gint64 registered_at_ms,
+                                          const gchar *handshake_id,
+                                          gint64 now_ms);
+void beach_session_restore_lease (BeachSession *self,
+                                  BeachLease *lease);
+const gchar *beach_lease_token_session (const gchar *token,
+                                        gsize *out_len);
 
 G_END_DECLS
