@@ -24,18 +24,17 @@ typedef struct {
 } Bench;
 
 static JsonNode *
-call (SoupSession *session, const gchar *method, const gchar *url, const gchar *token,
-      const gchar *body)
+call (SoupSession *session, const gchar *method, const gchar *url, const gchar *token, const gchar *body)
 {
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) out = NULL;
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) out = NULL;
   g_autofree gchar *auth = g_strdup_printf ("Bearer %s", token);
   JsonNode *node;
 
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
   if (body != NULL) {
-    g_autoptr(GBytes) b = g_bytes_new (body, strlen (body));
+    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
 
     soup_message_set_request_body_from_bytes (msg, "application/json", b);
   }
@@ -55,8 +54,8 @@ static gpointer
 host_thread (gpointer data)
 {
   Bench *b = data;
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-  g_autoptr(SoupSession) session = NULL;
+  g_autoptr (GMainContext) ctx = g_main_context_new ();
+  g_autoptr (SoupSession) session = NULL;
   g_autofree gchar *poll_url = g_strdup_printf ("%s/sessions/bench/actions/poll?wait_ms=5000&max=64", b->url);
   g_autofree gchar *ack_url = g_strdup_printf ("%s/sessions/bench/actions/ack", b->url);
   guint got = 0;
@@ -64,10 +63,10 @@ host_thread (gpointer data)
   g_main_context_push_thread_default (ctx);
   session = soup_session_new ();
   while (got < b->n) {
-    g_autoptr(JsonNode) res = call (session, "GET", poll_url, b->session_token, NULL);
+    g_autoptr (JsonNode) res = call (session, "GET", poll_url, b->session_token, NULL);
     JsonArray *actions = json_object_get_array_member (json_node_get_object (res), "actions");
     gint64 now = g_get_monotonic_time ();
-    g_autoptr(GString) acks = g_string_new ("[");
+    g_autoptr (GString) acks = g_string_new ("[");
 
     for (guint i = 0; i < json_array_get_length (actions); i++) {
       JsonObject *a = json_array_get_object_element (actions, i);
@@ -84,7 +83,7 @@ host_thread (gpointer data)
     }
     g_string_append_c (acks, ']');
     if (json_array_get_length (actions) > 0) {
-      g_autoptr(JsonNode) r = call (session, "POST", ack_url, b->session_token, acks->str);
+      g_autoptr (JsonNode) r = call (session, "POST", ack_url, b->session_token, acks->str);
     }
   }
   g_main_context_pop_thread_default (ctx);
@@ -109,17 +108,17 @@ main (int argc, char **argv)
     { "count", 'n', 0, G_OPTION_ARG_INT, &n, "actions to send (10000)", "N" },
     { NULL }
   };
-  g_autoptr(GOptionContext) octx = g_option_context_new ("- long-poll delivery latency");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GOptionContext) octx = g_option_context_new ("- long-poll delivery latency");
+  g_autoptr (GError) error = NULL;
   g_autofree gchar *tmp = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
   g_autofree gchar *line = NULL;
   const gchar *token = "bench-operator-token-0123456789abcdef";
-  g_autoptr(SoupSession) session = NULL;
-  g_autoptr(JsonNode) reg = NULL;
-  g_autoptr(JsonNode) lease = NULL;
+  g_autoptr (SoupSession) session = NULL;
+  g_autoptr (JsonNode) reg = NULL;
+  g_autoptr (JsonNode) lease = NULL;
   g_autofree gchar *lease_token = NULL;
   g_autofree gchar *actions_url = NULL;
   g_autofree gint64 *send_us = NULL;
@@ -149,8 +148,7 @@ main (int argc, char **argv)
     return 1;
   }
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-  while ((line = g_data_input_stream_read_line (out, NULL, NULL, &error)) != NULL &&
-         !g_str_has_prefix (line, "listening on "))
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, &error)) != NULL && !g_str_has_prefix (line, "listening on "))
     g_clear_pointer (&line, g_free);
   if (line == NULL) {
     g_printerr ("bench-poll-latency: the manager did not start\n");
@@ -183,7 +181,7 @@ main (int argc, char **argv)
   for (gint i = 0; i < n; i++) {
     g_autofree gchar *body = g_strdup_printf (
       "{\"actions\":[{\"id\":\"b%d\",\"action_type\":\"terminal_write\",\"payload\":{\"bytes\":\"x\"}}]}", i);
-    g_autoptr(JsonNode) r = NULL;
+    g_autoptr (JsonNode) r = NULL;
     gpointer arrived;
 
     send_us[i] = g_get_monotonic_time ();

@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  g_autoptr (GError) error = NULL;
   guint8 which;
 
   if (size < 1)
@@ -31,42 +31,42 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
   switch (which) {
     case 0: {
-      g_autoptr(BeachAction) a = beach_action_new_from_json (node, &error);
+      g_autoptr (BeachAction) a = beach_action_new_from_json (node, &error);
       if (a != NULL) {
         g_autofree gchar *text = beach_action_to_string (a);
-        g_autoptr(BeachAction) b = beach_action_new_from_string (text, NULL);
+        g_autoptr (BeachAction) b = beach_action_new_from_string (text, NULL);
         g_assert (b != NULL); /* what we emit, we accept */
       }
       break;
     }
     case 1: {
-      g_autoptr(BeachActionAck) a = beach_action_ack_new_from_json (node, &error);
+      g_autoptr (BeachActionAck) a = beach_action_ack_new_from_json (node, &error);
       if (a != NULL) {
         g_autofree gchar *text = beach_action_ack_to_string (a);
-        g_autoptr(BeachActionAck) b = beach_action_ack_new_from_string (text, NULL);
+        g_autoptr (BeachActionAck) b = beach_action_ack_new_from_string (text, NULL);
         g_assert (b != NULL);
       }
       break;
     }
     case 2: {
-      g_autoptr(BeachStateDiff) d = beach_state_diff_new_from_json (node, &error);
+      g_autoptr (BeachStateDiff) d = beach_state_diff_new_from_json (node, &error);
       break;
     }
     case 3: {
-      g_autoptr(BeachHealth) h = beach_health_new_from_json (node, &error);
+      g_autoptr (BeachHealth) h = beach_health_new_from_json (node, &error);
       break;
     }
     case 4: {
-      g_autoptr(BeachTransportHints) h = beach_transport_hints_new_from_json (node, &error);
+      g_autoptr (BeachTransportHints) h = beach_transport_hints_new_from_json (node, &error);
       if (h != NULL) {
-        g_autoptr(JsonNode) out = beach_transport_hints_to_json (h);
-        g_autoptr(BeachTransportHints) h2 = beach_transport_hints_new_from_json (out, NULL);
+        g_autoptr (JsonNode) out = beach_transport_hints_to_json (h);
+        g_autoptr (BeachTransportHints) h2 = beach_transport_hints_new_from_json (out, NULL);
         g_assert (h2 != NULL && beach_transport_hints_equal (h, h2));
       }
       break;
     }
     default: {
-      g_autoptr(BeachRegistration) r = beach_registration_parse (node, &error);
+      g_autoptr (BeachRegistration) r = beach_registration_parse (node, &error);
       break;
     }
   }

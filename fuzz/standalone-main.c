@@ -13,7 +13,7 @@ main (int argc, char **argv)
   guint n = 0;
 
   for (int i = 1; i < argc; i++) {
-    g_autoptr(GDir) dir = g_dir_open (argv[i], 0, NULL);
+    g_autoptr (GDir) dir = g_dir_open (argv[i], 0, NULL);
     const gchar *name;
 
     while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
