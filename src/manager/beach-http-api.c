@@ -603,7 +603,8 @@ beach_http_api_shutdown_async (BeachHttpApi *self, GAsyncReadyCallback callback,
   }
   g_object_set_data (G_OBJECT (task), "left", GUINT_TO_POINTER (answered->len));
   g_object_set_data (G_OBJECT (task), "timeout",
-                     GUINT_TO_POINTER (g_timeout_add_seconds (2, on_shutdown_timeout, g_object_ref (task))));
+                     GUINT_TO_POINTER (g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 2, on_shutdown_timeout,
+                                                                   g_object_ref (task), g_object_unref)));
   for (guint i = 0; i < answered->len; i++)
     g_signal_connect (answered->pdata[i], "finished", G_CALLBACK (on_answered_finished),
                       g_object_ref (task));

@@ -144,9 +144,23 @@ beach_manager_app_handle_local_options (GApplication *app, GVariantDict *options
     }
   }
   if (g_strcmp0 (config->queue_backend, "redis") == 0) {
-    g_printerr (_ ("beach-manager: the Redis queue backend is not available in this version; "
-                   "use --queue memory\n"));
+#ifdef BEACH_REDIS_BACKEND
+    g_autoptr (BeachRedisClient) probe = NULL;
+
+    if (config->redis_url == NULL) {
+      g_printerr (_ ("beach-manager: --queue redis needs --redis-url (redis://HOST:PORT/DB or unix:///PATH)\n"));
+      return 2;
+    }
+    /* The URL is checked now, so a typo stops the daemon with a message. */
+    probe = beach_redis_client_new (config->redis_url, NULL, &error);
+    if (probe == NULL) {
+      g_printerr (_ ("beach-manager: %s\n"), error->message);
+      return 2;
+    }
+#else
+    g_printerr (_ ("beach-manager: this build has no Redis support (meson -Dredis=enabled)\n"));
     return 2;
+#endif
   }
   self->config = g_steal_pointer (&config);
   return -1;

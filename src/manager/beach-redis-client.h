@@ -73,6 +73,10 @@ void beach_redis_client_stop (BeachRedisClient *self);
 /* TRUE while the command connection is up ("notify::connected"). */
 gboolean beach_redis_client_get_connected (BeachRedisClient *self);
 
+/* Attempts to open the command connection since creation (for metrics and
+ * for tests of the backoff). */
+guint beach_redis_client_get_connect_attempts (BeachRedisClient *self);
+
 /* Sends one command; argv is NULL-terminated, each element NUL-free text.
  * While disconnected it fails at once with BEACH_ERROR_UNAVAILABLE; a
  * command timing out fails with BEACH_ERROR_UNAVAILABLE and drops the
