@@ -899,7 +899,7 @@ on_pubsub_reply (redisAsyncContext *ac, void *r, void *privdata)
    * well-formed pmessage is outside input we ignore. */
   if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
     return;
-  if (reply->element[0]->type != REDIS_REPLY_STRING)
+  if (reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_STRING)
     return;
   if (g_ascii_strcasecmp (reply->element[0]->str, "psubscribe") == 0) {
     g_debug ("subscribed to %s", reply->element[1]->str);

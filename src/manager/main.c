@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <signal.h>
 
 #include "beach-manager-app.h"
 
@@ -15,6 +16,9 @@ main (int argc, char **argv)
   g_autoptr (BeachManagerApp) app = NULL;
   int status;
 
+  /* A peer that vanishes mid-write (hiredis writes with plain write()) must
+   * be an error return, not the end of the daemon. */
+  signal (SIGPIPE, SIG_IGN);
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
