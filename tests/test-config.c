@@ -39,6 +39,15 @@ test_config_example_is_defaults (void)
   g_assert_cmpuint (c->session_idle_expiry_secs, ==, 86400);
   g_assert_null (c->operator_token);
   g_assert_cmpstr (c->state_dir, ==, d->state_dir);
+  g_assert_cmpuint (g_strv_length (c->fast_path.local_addresses), ==, 1);
+  g_assert_cmpstr (c->fast_path.local_addresses[0], ==, "127.0.0.1");
+  g_assert_cmpuint (g_strv_length (c->fast_path.ice_servers), ==, 0);
+  g_assert_cmpuint (c->fast_path.heartbeat_interval_ms, ==, 500);
+  g_assert_cmpuint (c->fast_path.heartbeat_timeout_ms, ==, 1500);
+  g_assert_cmpuint (c->fast_path.unhealthy_close_ms, ==, 10000);
+  g_assert_cmpuint (c->fast_path.ack_timeout_ms, ==, 2000);
+  g_assert_cmpuint (c->fast_path.candidate_timeout_ms, ==, 10000);
+  g_assert_cmpuint (c->fast_path.max_candidates, ==, 2);
   g_assert_cmpuint (c->events_max_backlog, ==, 1000);
   g_assert_cmpuint (c->events_keepalive_secs, ==, 15);
 }
@@ -58,6 +67,9 @@ test_config_rejects (void)
     { "[leases]\ndefault_ttl_ms=10\n", "default_ttl_ms" },
     { "[bogus]\nx=1\n", "[bogus]" },
     { "not a key file", "config" },
+    { "[fastpath]\nlocal_addresses=localhost\n", "local_addresses" },
+    { "[fastpath]\nice_servers=http://x\n", "ice_servers" },
+    { "[fastpath]\nheartbeat_interval_ms=2000\nheartbeat_timeout_ms=1000\n", "heartbeat_timeout_ms" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

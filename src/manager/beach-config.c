@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include "beach-config.h"
 
 BeachConfig *
@@ -26,6 +28,18 @@ beach_config_new_defaults (void)
   c->lease_default_ttl_ms = 30000;
   c->session_idle_expiry_secs = 24 * 60 * 60;
   c->state_dir = g_build_filename (g_get_user_config_dir (), "beach-manager", NULL);
+  {
+    const gchar *const loopback[] = { "127.0.0.1", NULL };
+
+    c->fast_path.local_addresses = g_strdupv ((gchar **) loopback);
+  }
+  c->fast_path.ice_servers = g_new0 (gchar *, 1);
+  c->fast_path.heartbeat_interval_ms = 500;
+  c->fast_path.heartbeat_timeout_ms = 1500;
+  c->fast_path.unhealthy_close_ms = 10000;
+  c->fast_path.ack_timeout_ms = 2000;
+  c->fast_path.candidate_timeout_ms = 10000;
+  c->fast_path.max_candidates = 2;
   c->events_max_backlog = 1000;
   c->events_keepalive_secs = 15;
   return c;
@@ -43,6 +57,8 @@ beach_config_free (BeachConfig *c)
   g_free (c->redis_url);
   g_free (c->operator_token);
   g_free (c->state_dir);
+  g_strfreev (c->fast_path.local_addresses);
+  g_strfreev (c->fast_path.ice_servers);
   g_free (c);
 }
 
@@ -79,6 +95,53 @@ read_string (GKeyFile *kf, const gchar *group, const gchar *key, gchar **out)
   *out = *v != '\0' ? g_steal_pointer (&v) : NULL;
 }
 
+/* Literal IP addresses only: ICE binds to exactly these. */
+static gboolean
+read_address_list (GKeyFile *kf, const gchar *key, GStrv *out, GError **error)
+{
+  g_auto (GStrv) list = g_key_file_get_string_list (kf, "fastpath", key, NULL, NULL);
+
+  if (list == NULL)
+    return TRUE;
+  for (guint i = 0; list[i] != NULL; i++) {
+    g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (g_strstrip (list[i]));
+
+    if (addr == NULL) {
+      g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                   "[fastpath] %s: “%s” is not an IP address", key, list[i]);
+      return FALSE;
+    }
+  }
+  if (list[0] == NULL) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "[fastpath] %s: at least one address is needed", key);
+    return FALSE;
+  }
+  g_strfreev (*out);
+  *out = g_steal_pointer (&list);
+  return TRUE;
+}
+
+static gboolean
+read_ice_servers (GKeyFile *kf, GStrv *out, GError **error)
+{
+  g_auto (GStrv) list = g_key_file_get_string_list (kf, "fastpath", "ice_servers", NULL, NULL);
+
+  if (list == NULL)
+    return TRUE;
+  for (guint i = 0; list[i] != NULL; i++) {
+    g_strstrip (list[i]);
+    if (!g_str_has_prefix (list[i], "stun:") && !g_str_has_prefix (list[i], "turn:") && !g_str_has_prefix (list[i], "turns:")) {
+      g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                   "[fastpath] ice_servers: “%s” is not a stun:, turn: or turns: URL", list[i]);
+      return FALSE;
+    }
+  }
+  g_strfreev (*out);
+  *out = g_steal_pointer (&list);
+  return TRUE;
+}
+
 static gboolean
 check_backend (const gchar *backend, GError **error)
 {
@@ -89,8 +152,8 @@ check_backend (const gchar *backend, GError **error)
   return FALSE;
 }
 
-static const gchar *const known_groups[] = { "http", "limits", "queue", "leases",
-                                             "sessions", "auth", "events", NULL };
+static const gchar *const known_groups[] = { "http", "limits", "queue", "leases", "sessions",
+                                             "auth", "events", "fastpath", NULL };
 
 /* Loads FILE over the current values. Unknown groups are an error (a typo
  * would otherwise be silently ignored); unknown keys are warned about. */
@@ -139,6 +202,14 @@ beach_config_load_file (BeachConfig *c, const gchar *path, GError **error)
     g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
                  "[limits] default_poll (%u) is above max_poll (%u)",
                  c->default_poll, c->max_poll);
+    return FALSE;
+  }
+  if (!read_address_list (kf, "local_addresses", &c->fast_path.local_addresses, error) || !read_ice_servers (kf, &c->fast_path.ice_servers, error) || !read_uint (kf, "fastpath", "heartbeat_interval_ms", 50, 60000, &c->fast_path.heartbeat_interval_ms, error) || !read_uint (kf, "fastpath", "heartbeat_timeout_ms", 100, 600000, &c->fast_path.heartbeat_timeout_ms, error) || !read_uint (kf, "fastpath", "unhealthy_close_ms", 100, 3600000, &c->fast_path.unhealthy_close_ms, error) || !read_uint (kf, "fastpath", "ack_timeout_ms", 50, 600000, &c->fast_path.ack_timeout_ms, error) || !read_uint (kf, "fastpath", "candidate_timeout_ms", 100, 600000, &c->fast_path.candidate_timeout_ms, error) || !read_uint (kf, "fastpath", "max_candidates", 1, 16, &c->fast_path.max_candidates, error))
+    return FALSE;
+  if (c->fast_path.heartbeat_timeout_ms <= c->fast_path.heartbeat_interval_ms) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "[fastpath] heartbeat_timeout_ms (%u) must be above heartbeat_interval_ms (%u)",
+                 c->fast_path.heartbeat_timeout_ms, c->fast_path.heartbeat_interval_ms);
     return FALSE;
   }
   read_string (kf, "auth", "operator_token", &c->operator_token);

@@ -33,6 +33,17 @@ typedef struct {
   /* [auth] */
   gchar *operator_token; /* NULL: BEACH_MANAGER_TOKEN, else the stored one */
   gchar *state_dir;      /* where operator-token and session-secret live */
+  /* [fastpath] */
+  struct {
+    GStrv local_addresses;
+    GStrv ice_servers;
+    guint heartbeat_interval_ms;
+    guint heartbeat_timeout_ms;
+    guint unhealthy_close_ms;
+    guint ack_timeout_ms;
+    guint candidate_timeout_ms;
+    guint max_candidates;
+  } fast_path;
   /* [events] */
   guint events_max_backlog;
   guint events_keepalive_secs;
