@@ -1372,6 +1372,270 @@ test_signal_arguments (Fixture *f)
   wait_depth (f, m, f->s1, 0, 0);
 }
 
+/* -- tests: requeue (fast-path demotion) */
+
+/* Appends a requeue entry for @id accepted at @enqueued_ms. */
+static void
+requeue_entry_add (GPtrArray *entries, const gchar *id, gint64 expires_at_ms, gint64 enqueued_ms)
+{
+  BeachQueueEntry *entry = g_new0 (BeachQueueEntry, 1);
+
+  entry->action = action_new (id, expires_at_ms);
+  entry->enqueued_ms = enqueued_ms;
+  /* Ignored by requeue: a requeued entry has not been read from the queue. */
+  entry->deliveries = 7;
+  g_ptr_array_add (entries, entry);
+}
+
+static GPtrArray *
+requeue_entries_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) beach_queue_entry_free);
+}
+
+static gboolean
+q_requeue_full (Fixture *f, const gchar *pb, const gchar *sid, GPtrArray *entries, guint *requeued, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  beach_fallback_queue_requeue_async (f->queue, pb, sid, entries, NULL, store_result_cb, f);
+  result = wait_result (f, "requeue");
+  return beach_fallback_queue_requeue_finish (f->queue, result, requeued, error);
+}
+
+/* Requeues @entries on (f->pb, @sid), asserts success, returns the count. */
+static guint
+q_requeue (Fixture *f, const gchar *sid, GPtrArray *entries)
+{
+  g_autoptr (GError) error = NULL;
+  guint requeued = G_MAXUINT;
+
+  g_assert_true (q_requeue_full (f, f->pb, sid, entries, &requeued, &error));
+  g_assert_no_error (error);
+  return requeued;
+}
+
+/* Requeues the NULL-terminated ids (no expiry), each accepted at
+ * @enqueued_ms; returns the count. */
+static guint
+requeue_ids (Fixture *f, const gchar *sid, gint64 enqueued_ms, const gchar *first, ...)
+{
+  g_autoptr (GPtrArray) entries = requeue_entries_new ();
+  va_list ap;
+
+  va_start (ap, first);
+  for (const gchar *id = first; id != NULL; id = va_arg (ap, const gchar *))
+    requeue_entry_add (entries, id, -1, enqueued_ms);
+  va_end (ap);
+  return q_requeue (f, sid, entries);
+}
+
+static void
+test_requeue_past_cap (Fixture *f)
+{
+  g_autoptr (GPtrArray) more = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GError) error = NULL;
+  guint m;
+
+  f->config.cap = 3;
+  if (!fixture_open (f))
+    return;
+  enqueue_ok (f, f->s1, "a", "b", "c");
+  m = mark (f);
+  /* Accepted already: the cap does not refuse them. */
+  g_assert_cmpuint (requeue_ids (f, f->s1, now_ms () - 100, "d", "e", NULL), ==, 2);
+  wait_depth (f, m, f->s1, 5, 0);
+  assert_stats (f, f->s1, 5, 0);
+
+  /* An enqueue still honours the cap, now more than used up. */
+  g_ptr_array_add (more, action_new ("f", -1));
+  g_assert_false (q_enqueue_full (f, f->pb, f->s1, more, NULL, NULL, &error));
+  g_assert_error (error, BEACH_ERROR, BEACH_ERROR_QUEUE_FULL);
+  assert_stats (f, f->s1, 5, 0);
+  entries = q_read (f, f->s1, 10);
+  assert_entries (entries, "a", 1, "b", 1, "c", 1, "d", 1, "e", 1, NULL);
+}
+
+static void
+test_requeue_order (Fixture *f)
+{
+  g_autoptr (GPtrArray) r1 = NULL;
+  g_autoptr (GPtrArray) r2 = NULL;
+  g_autoptr (GPtrArray) r3 = NULL;
+  gint64 t = now_ms () - 500;
+
+  if (!fixture_open (f))
+    return;
+  enqueue_ok (f, f->s1, "m", "z");
+  r1 = q_read (f, f->s1, 1);
+  assert_entries (r1, "m", 1, NULL);
+  /* Behind what is queued, in the given order, not sorted. */
+  g_assert_cmpuint (requeue_ids (f, f->s1, t, "y", "a", "q", NULL), ==, 3);
+  /* A newer enqueue lands behind the requeued ones. */
+  enqueue_ok (f, f->s1, "b");
+  r2 = q_read (f, f->s1, 10);
+  assert_entries (r2, "z", 1, "y", 1, "a", 1, "q", 1, "b", 1, NULL);
+  assert_stats (f, f->s1, 6, 6);
+
+  /* An unknown session is an empty queue: requeue starts it. */
+  g_assert_cmpuint (requeue_ids (f, f->s2, t, "x", "w", NULL), ==, 2);
+  r3 = q_read (f, f->s2, 10);
+  assert_entries (r3, "x", 1, "w", 1, NULL);
+}
+
+static void
+test_requeue_keeps_enqueued_ms (Fixture *f)
+{
+  g_autoptr (GPtrArray) requeue = requeue_entries_new ();
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GPtrArray) acks = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 t = now_ms ();
+  gint64 at_a = t - 5000, at_b = t - 3217;
+  Event *ev;
+  guint m;
+
+  if (!fixture_open (f))
+    return;
+  requeue_entry_add (requeue, "a", -1, at_a);
+  requeue_entry_add (requeue, "b", t + 60000, at_b);
+  g_assert_cmpuint (q_requeue (f, f->s1, requeue), ==, 2);
+
+  entries = q_read (f, f->s1, 10);
+  /* Delivery counts start over: the host never read these from the queue. */
+  assert_entries (entries, "a", 1, "b", 1, NULL);
+  g_assert_cmpint (entry_at (entries, 0)->enqueued_ms, ==, at_a);
+  g_assert_cmpint (entry_at (entries, 1)->enqueued_ms, ==, at_b);
+  g_assert_cmpint (beach_action_get_expires_at_ms (entry_at (entries, 1)->action), ==, t + 60000);
+
+  m = mark (f);
+  g_ptr_array_add (acks, ack_new ("a", BEACH_ACK_STATUS_OK, NULL));
+  g_ptr_array_add (acks, ack_new ("b", BEACH_ACK_STATUS_REJECTED, "E_NOPE"));
+  g_assert_cmpuint (q_ack_array (f, f->pb, f->s1, acks), ==, 2);
+  ev = wait_event (f, m, EV_SETTLED, f->s1, "a", OP_TIMEOUT_MS);
+  g_assert_cmpint (ev->code, ==, BEACH_ACK_STATUS_OK);
+  g_assert_cmpint (ev->enqueued_ms, ==, at_a);
+  ev = wait_event (f, m, EV_SETTLED, f->s1, "b", OP_TIMEOUT_MS);
+  g_assert_cmpint (ev->code, ==, BEACH_ACK_STATUS_REJECTED);
+  g_assert_cmpint (ev->enqueued_ms, ==, at_b);
+  wait_depth (f, m, f->s1, 0, 0);
+}
+
+static void
+test_requeue_skips_outstanding (Fixture *f)
+{
+  g_autoptr (GPtrArray) first = NULL;
+  g_autoptr (GPtrArray) second = NULL;
+  g_autoptr (GPtrArray) third = NULL;
+  gint64 t = now_ms () - 100;
+  guint m;
+
+  if (!fixture_open (f))
+    return;
+  enqueue_ok (f, f->s1, "a", "b");
+  first = q_read (f, f->s1, 1);
+  assert_entries (first, "a", 1, NULL);
+  /* "a" is in flight, "b" queued: both outstanding. An id repeated in the
+   * call counts once. */
+  g_assert_cmpuint (requeue_ids (f, f->s1, t, "a", "c", "b", "c", "d", NULL), ==, 2);
+  assert_stats (f, f->s1, 4, 1);
+  second = q_read (f, f->s1, 10);
+  assert_entries (second, "b", 1, "c", 1, "d", 1, NULL);
+
+  /* Nothing new: no wake, numbers unchanged. */
+  m = mark (f);
+  g_assert_cmpuint (requeue_ids (f, f->s1, t, "d", "a", NULL), ==, 0);
+  assert_stats (f, f->s1, 4, 4);
+  g_assert_cmpuint (count_events (f, m, EV_WAKE, f->s1, NULL), ==, 0);
+  g_assert_cmpuint (count_events (f, m, EV_DEPTH_CHANGED, f->s1, NULL), ==, 0);
+
+  /* A settled id is no longer outstanding. */
+  g_assert_cmpuint (q_ack_ok (f, f->s1, "a", NULL), ==, 1);
+  g_assert_cmpuint (requeue_ids (f, f->s1, t, "a", NULL), ==, 1);
+  third = q_read (f, f->s1, 10);
+  assert_entries (third, "a", 1, NULL);
+  assert_stats (f, f->s1, 4, 4);
+}
+
+static void
+test_requeue_expired (Fixture *f)
+{
+  g_autoptr (GPtrArray) requeue = requeue_entries_new ();
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GPtrArray) after = NULL;
+  gint64 t;
+  Event *ev;
+  guint m;
+
+  if (!fixture_open (f))
+    return;
+  enqueue_ok (f, f->s1, "c");
+  m = mark (f);
+  t = now_ms ();
+  requeue_entry_add (requeue, "a", t - 1000, t - 4000);
+  requeue_entry_add (requeue, "b", -1, t - 3000);
+  /* Outstanding wins over expired: skipped, not settled. */
+  requeue_entry_add (requeue, "c", t - 1000, t - 2000);
+  requeue_entry_add (requeue, "d", t + 400, t - 1000);
+  /* Settled, not appended. */
+  g_assert_cmpuint (q_requeue (f, f->s1, requeue), ==, 2);
+
+  ev = wait_event (f, m, EV_SETTLED, f->s1, "a", OP_TIMEOUT_MS);
+  g_assert_cmpint (ev->code, ==, BEACH_ACK_STATUS_EXPIRED);
+  g_assert_null (ev->error_code);
+  g_assert_cmpint (ev->enqueued_ms, ==, t - 4000);
+  g_assert_cmpuint (count_events (f, m, EV_SETTLED, f->s1, "c"), ==, 0);
+  wait_depth (f, m, f->s1, 3, 0);
+
+  /* "d" expires in the queue, by the queue's own timer. */
+  ev = wait_event (f, m, EV_SETTLED, f->s1, "d", timer_timeout (400));
+  g_assert_cmpint (ev->code, ==, BEACH_ACK_STATUS_EXPIRED);
+  g_assert_cmpint (ev->enqueued_ms, ==, t - 1000);
+  wait_depth (f, m, f->s1, 2, 0);
+
+  entries = q_read (f, f->s1, 10);
+  assert_entries (entries, "c", 1, "b", 1, NULL);
+  g_assert_cmpuint (count_events (f, 0, EV_DELIVERED, f->s1, "a"), ==, 0);
+  g_assert_cmpuint (count_events (f, 0, EV_DELIVERED, f->s1, "d"), ==, 0);
+  g_assert_cmpuint (count_events (f, 0, EV_SETTLED, f->s1, "a"), ==, 1);
+  assert_stats (f, f->s1, 2, 2);
+  /* Settled: requeueing it again settles it again, and never queues it. */
+  g_clear_pointer (&requeue, g_ptr_array_unref);
+  requeue = requeue_entries_new ();
+  requeue_entry_add (requeue, "a", t - 1000, t - 4000);
+  g_assert_cmpuint (q_requeue (f, f->s1, requeue), ==, 0);
+  after = q_read (f, f->s1, 10);
+  g_assert_cmpuint (after->len, ==, 0);
+  g_assert_cmpuint (count_events (f, 0, EV_DELIVERED, f->s1, "a"), ==, 0);
+}
+
+static void
+test_requeue_signals (Fixture *f)
+{
+  Event *ev;
+  guint m;
+
+  if (!fixture_open (f))
+    return;
+  enqueue_ok (f, f->s1, "a");
+  wait_depth (f, 0, f->s1, 1, 0);
+  m = mark (f);
+  g_assert_cmpuint (requeue_ids (f, f->s1, now_ms () - 100, "b", "c", NULL), ==, 2);
+  ev = wait_event (f, m, EV_WAKE, f->s1, NULL, OP_TIMEOUT_MS);
+  g_assert_cmpstr (ev->private_beach_id, ==, f->pb);
+  wait_depth (f, m, f->s1, 3, 0);
+  g_assert_cmpuint (count_events (f, m, EV_WAKE, f->s2, NULL), ==, 0);
+  g_assert_cmpuint (count_events (f, m, EV_DEPTH_CHANGED, f->s2, NULL), ==, 0);
+  g_assert_cmpuint (count_events (f, m, EV_SETTLED, f->s1, NULL), ==, 0);
+
+  /* An empty call changes nothing and wakes nobody. */
+  m = mark (f);
+  g_assert_cmpuint (requeue_ids (f, f->s2, 0, NULL), ==, 0);
+  assert_stats (f, f->s2, 0, 0);
+  g_assert_cmpuint (count_events (f, m, EV_WAKE, f->s2, NULL), ==, 0);
+  g_assert_cmpuint (count_events (f, m, EV_DEPTH_CHANGED, f->s2, NULL), ==, 0);
+}
+
 /* -- registration */
 
 static const struct {
@@ -1403,6 +1667,12 @@ static const struct {
   { "/session/drop", test_drop_session },
   { "/session/isolated", test_sessions_isolated },
   { "/signals/arguments", test_signal_arguments },
+  { "/requeue/past-cap", test_requeue_past_cap },
+  { "/requeue/order", test_requeue_order },
+  { "/requeue/keeps-enqueued-ms", test_requeue_keeps_enqueued_ms },
+  { "/requeue/skips-outstanding", test_requeue_skips_outstanding },
+  { "/requeue/expired", test_requeue_expired },
+  { "/requeue/signals", test_requeue_signals },
 };
 
 void

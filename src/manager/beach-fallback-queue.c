@@ -453,6 +453,62 @@ beach_fallback_queue_drop_session_finish (BeachFallbackQueue *self,
 }
 
 /**
+ * beach_fallback_queue_requeue_async:
+ * @self: a #BeachFallbackQueue
+ * @private_beach_id: the session's private beach
+ * @session_id: the session
+ * @entries: (element-type BeachQueueEntry): the entries, in order; only
+ *   their action and enqueued_ms are read
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the count requeued
+ * @user_data: data for @callback
+ *
+ * Appends @entries behind what is queued, past the cap; see
+ * #BeachFallbackQueueClass.requeue_async.
+ */
+void
+beach_fallback_queue_requeue_async (BeachFallbackQueue *self,
+                                    const gchar *private_beach_id,
+                                    const gchar *session_id,
+                                    GPtrArray *entries,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  g_return_if_fail (BEACH_IS_FALLBACK_QUEUE (self));
+  g_return_if_fail (private_beach_id != NULL);
+  g_return_if_fail (session_id != NULL);
+  g_return_if_fail (entries != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  BEACH_FALLBACK_QUEUE_GET_CLASS (self)->requeue_async (self, private_beach_id, session_id, entries, cancellable, callback, user_data);
+}
+
+/**
+ * beach_fallback_queue_requeue_finish:
+ * @self: a #BeachFallbackQueue
+ * @result: the #GAsyncResult
+ * @out_requeued: (out) (optional): how many entries were appended; ids
+ *   already outstanding and entries settled `expired` at once are not
+ *   counted
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success; %FALSE with %BEACH_ERROR_UNAVAILABLE when
+ *   the backend is down, nothing written
+ */
+gboolean
+beach_fallback_queue_requeue_finish (BeachFallbackQueue *self,
+                                     GAsyncResult *result,
+                                     guint *out_requeued,
+                                     GError **error)
+{
+  g_return_val_if_fail (BEACH_IS_FALLBACK_QUEUE (self), FALSE);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), FALSE);
+
+  return BEACH_FALLBACK_QUEUE_GET_CLASS (self)->requeue_finish (self, result, out_requeued, error);
+}
+
+/**
  * beach_fallback_queue_is_available:
  * @self: a #BeachFallbackQueue
  *

@@ -150,11 +150,30 @@ struct _BeachFallbackQueueClass {
                                    GAsyncResult *result,
                                    GError **error);
 
+  /* Demotion (WIRE.md Routing step 2): append @entries (BeachQueueEntry*:
+   * action and enqueued_ms; deliveries ignored) in their order, behind what
+   * is queued. The cap is NOT applied: these actions were accepted already,
+   * and losing one is worse than passing the bound. Ids already outstanding
+   * are skipped (not counted). enqueued_ms is kept, so latency stays
+   * accept-to-ack. Expired ones are settled `expired` at once. Emits "wake"
+   * and "depth-changed" like enqueue. */
+  void (*requeue_async) (BeachFallbackQueue *self,
+                         const gchar *private_beach_id,
+                         const gchar *session_id,
+                         GPtrArray *entries,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data);
+  gboolean (*requeue_finish) (BeachFallbackQueue *self,
+                              GAsyncResult *result,
+                              guint *out_requeued,
+                              GError **error);
+
   /* TRUE while the backend answers (memory: always). */
   gboolean (*is_available) (BeachFallbackQueue *self);
   const gchar *(*get_backend_name) (BeachFallbackQueue *self);
 
-  gpointer padding[8];
+  gpointer padding[6];
 };
 
 /* Signals (all on the main context):
@@ -239,6 +258,17 @@ void beach_fallback_queue_drop_session_async (BeachFallbackQueue *self,
 gboolean beach_fallback_queue_drop_session_finish (BeachFallbackQueue *self,
                                                    GAsyncResult *result,
                                                    GError **error);
+void beach_fallback_queue_requeue_async (BeachFallbackQueue *self,
+                                         const gchar *private_beach_id,
+                                         const gchar *session_id,
+                                         GPtrArray *entries,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean beach_fallback_queue_requeue_finish (BeachFallbackQueue *self,
+                                              GAsyncResult *result,
+                                              guint *out_requeued,
+                                              GError **error);
 gboolean beach_fallback_queue_is_available (BeachFallbackQueue *self);
 const gchar *beach_fallback_queue_get_backend_name (BeachFallbackQueue *self);
 const BeachQueueConfig *beach_fallback_queue_get_config (BeachFallbackQueue *self);

@@ -449,6 +449,32 @@ enqueue_classify (MemSession *s, GPtrArray *actions, gboolean *fresh)
   return n_fresh;
 }
 
+/* Appends one fresh @action accepted at @enqueued_ms, or settles it
+ * `expired` at once if it is past expires_at at @now_ms; creates the
+ * session on the first append. Returns TRUE if it was appended. */
+static gboolean
+session_append (BeachMemoryQueue *self, MemSession **s, const gchar *private_beach_id, const gchar *session_id, BeachAction *action, gint64 enqueued_ms, gint64 now_ms, Outbox *out)
+{
+  MemEntry *entry;
+
+  /* Never readable; enqueue still reports it accepted so the caller's
+   * count adds up. */
+  if (beach_action_is_expired (action, now_ms)) {
+    outbox_add (out, OUT_SETTLED, beach_action_get_id (action), BEACH_ACK_STATUS_EXPIRED, NULL,
+                enqueued_ms, FALSE);
+    return FALSE;
+  }
+  if (*s == NULL)
+    *s = ensure_session (self, private_beach_id, session_id);
+  entry = g_new0 (MemEntry, 1);
+  entry->action = g_object_ref (action);
+  entry->enqueued_ms = enqueued_ms;
+  g_queue_push_tail (&(*s)->entries, entry);
+  g_hash_table_insert ((*s)->by_id, (gpointer) mem_entry_id (entry), (*s)->entries.tail);
+  out->wake = TRUE;
+  return TRUE;
+}
+
 static EnqueueResult *
 enqueue_apply (BeachMemoryQueue *self, MemSession **s, const gchar *private_beach_id, const gchar *session_id, GPtrArray *actions, const gboolean *fresh, Outbox *out)
 {
@@ -460,26 +486,13 @@ enqueue_apply (BeachMemoryQueue *self, MemSession **s, const gchar *private_beac
   for (guint i = 0; i < actions->len; i++) {
     BeachAction *action = g_ptr_array_index (actions, i);
     const gchar *id = beach_action_get_id (action);
-    MemEntry *entry;
 
     if (!fresh[i]) {
       g_strv_builder_add (duplicates, id);
       continue;
     }
     g_strv_builder_add (accepted, id);
-    /* Accepted so the caller's count adds up, but never readable. */
-    if (beach_action_is_expired (action, now_ms)) {
-      outbox_add (out, OUT_SETTLED, id, BEACH_ACK_STATUS_EXPIRED, NULL, now_ms, FALSE);
-      continue;
-    }
-    if (*s == NULL)
-      *s = ensure_session (self, private_beach_id, session_id);
-    entry = g_new0 (MemEntry, 1);
-    entry->action = g_object_ref (action);
-    entry->enqueued_ms = now_ms;
-    g_queue_push_tail (&(*s)->entries, entry);
-    g_hash_table_insert ((*s)->by_id, (gpointer) mem_entry_id (entry), (*s)->entries.tail);
-    out->wake = TRUE;
+    session_append (self, s, private_beach_id, session_id, action, now_ms, now_ms, out);
   }
   result->accepted = g_strv_builder_end (accepted);
   result->duplicates = g_strv_builder_end (duplicates);
@@ -540,6 +553,62 @@ beach_memory_queue_enqueue_finish (BeachFallbackQueue *queue,
   if (out_duplicate_ids != NULL)
     *out_duplicate_ids = g_steal_pointer (&res->duplicates);
   enqueue_result_free (res);
+  return TRUE;
+}
+
+/* -- requeue */
+
+static void
+beach_memory_queue_requeue_async (BeachFallbackQueue *queue,
+                                  const gchar *private_beach_id,
+                                  const gchar *session_id,
+                                  GPtrArray *entries,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  BeachMemoryQueue *self = BEACH_MEMORY_QUEUE (queue);
+  g_autoptr (GTask) task = new_task (self, cancellable, callback, user_data, beach_memory_queue_requeue_async);
+  g_autoptr (GPtrArray) actions = g_ptr_array_new_full (entries->len, g_object_unref);
+  g_autofree gboolean *fresh = g_new0 (gboolean, entries->len + 1);
+  MemSession *s = lookup_session (self, private_beach_id, session_id);
+  gint64 now_ms = now_wall_ms ();
+  gssize requeued = 0;
+  Outbox out;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  for (guint i = 0; i < entries->len; i++)
+    g_ptr_array_add (actions, g_object_ref (((BeachQueueEntry *) g_ptr_array_index (entries, i))->action));
+  /* Same dedupe as enqueue, but no cap: these were accepted already. */
+  enqueue_classify (s, actions, fresh);
+  outbox_init (&out, s, private_beach_id, session_id);
+  for (guint i = 0; i < entries->len; i++) {
+    BeachQueueEntry *entry = g_ptr_array_index (entries, i);
+
+    if (fresh[i] && session_append (self, &s, private_beach_id, session_id, entry->action, entry->enqueued_ms, now_ms, &out))
+      requeued++;
+  }
+  if (s != NULL)
+    session_rearm (s);
+  outbox_flush (self, &out);
+  g_task_return_int (task, requeued);
+}
+
+static gboolean
+beach_memory_queue_requeue_finish (BeachFallbackQueue *queue,
+                                   GAsyncResult *result,
+                                   guint *out_requeued,
+                                   GError **error)
+{
+  gssize requeued;
+
+  g_return_val_if_fail (g_task_is_valid (result, queue), FALSE);
+  requeued = g_task_propagate_int (G_TASK (result), error);
+  if (requeued < 0)
+    return FALSE;
+  if (out_requeued != NULL)
+    *out_requeued = (guint) requeued;
   return TRUE;
 }
 
@@ -826,6 +895,8 @@ beach_memory_queue_class_init (BeachMemoryQueueClass *klass)
   queue_class->dead_letters_finish = beach_memory_queue_dead_letters_finish;
   queue_class->drop_session_async = beach_memory_queue_drop_session_async;
   queue_class->drop_session_finish = beach_memory_queue_drop_session_finish;
+  queue_class->requeue_async = beach_memory_queue_requeue_async;
+  queue_class->requeue_finish = beach_memory_queue_requeue_finish;
   queue_class->is_available = beach_memory_queue_is_available;
   queue_class->get_backend_name = beach_memory_queue_get_backend_name;
 }

@@ -698,6 +698,119 @@ beach_redis_queue_enqueue_finish (BeachFallbackQueue *queue,
   return TRUE;
 }
 
+/* -- requeue */
+
+/* Turns the script's per-entry flags into the count appended and the
+ * signals; -1 with @error set on a malformed reply. */
+static gint64
+requeue_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GError **error)
+{
+  const BeachRedisReply *flags = reply_array_at (reply, 0, op->items->len, error);
+  g_autofree gint64 *values = g_new0 (gint64, op->items->len + 1);
+  BeachQueueStats stats;
+  gint64 due_ms = -1, requeued = 0;
+  Outbox out;
+
+  if (flags == NULL || !reply_stats_at (reply, 1, &stats, error))
+    return -1;
+  for (guint i = 0; i < op->items->len; i++) {
+    if (!reply_int_at (flags, i, &values[i], error))
+      return -1;
+    if (values[i] < FLAG_DUPLICATE || values[i] > FLAG_EXPIRED) {
+      malformed (error, "a requeue flag", i);
+      return -1;
+    }
+  }
+
+  outbox_init (&out, op->private_beach_id, op->session_id);
+  for (guint i = 0; i < op->items->len; i++) {
+    BeachQueueEntry *entry = g_ptr_array_index (op->items, i);
+    gint64 expires_at = beach_action_get_expires_at_ms (entry->action);
+
+    if (values[i] == FLAG_EXPIRED)
+      outbox_add (&out, OUT_SETTLED, beach_action_get_id (entry->action), BEACH_ACK_STATUS_EXPIRED, NULL,
+                  entry->enqueued_ms, FALSE);
+    if (values[i] != FLAG_QUEUED)
+      continue;
+    requeued++;
+    out.wake = TRUE;
+    /* Expiry is strict: due one ms after expires_at. */
+    if (expires_at >= 0)
+      due_ms = MIN (due_ms < 0 ? G_MAXINT64 : due_ms, MAX (0, expires_at + 1 - now_wall_ms ()));
+  }
+  if (due_ms >= 0)
+    session_arm (self, op->private_beach_id, op->session_id, due_ms, FALSE);
+  outbox_set_stats (&out, &stats);
+  outbox_flush (self, &out);
+  return requeued;
+}
+
+static void
+requeue_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRedisQueue *self = g_task_get_source_object (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BeachRedisReply) reply = eval_finish (self, res, 3, &error);
+  gint64 requeued = reply != NULL ? requeue_apply (self, g_task_get_task_data (task), reply, &error) : -1;
+
+  if (requeued < 0)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_int (task, (gssize) requeued);
+}
+
+static void
+beach_redis_queue_requeue_async (BeachFallbackQueue *queue,
+                                 const gchar *private_beach_id,
+                                 const gchar *session_id,
+                                 GPtrArray *entries,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  BeachRedisQueue *self = BEACH_REDIS_QUEUE (queue);
+  OpData *op = op_data_new (private_beach_id, session_id);
+  GPtrArray *args = args_new ();
+  GTask *task;
+
+  op->items = g_ptr_array_ref (entries);
+  task = start_task (self, op, cancellable, callback, user_data, beach_redis_queue_requeue_async);
+  if (task == NULL) {
+    g_ptr_array_unref (args);
+    return;
+  }
+  args_add_int (args, op->now_ms);
+  g_ptr_array_add (args, wake_channel (self, private_beach_id, session_id));
+  g_ptr_array_add (args, g_strdup (self->token));
+  for (guint i = 0; i < entries->len; i++) {
+    BeachQueueEntry *entry = g_ptr_array_index (entries, i);
+
+    g_ptr_array_add (args, g_strdup (beach_action_get_id (entry->action)));
+    g_ptr_array_add (args, beach_action_to_string (entry->action));
+    args_add_int (args, beach_action_get_expires_at_ms (entry->action));
+    args_add_int (args, entry->enqueued_ms);
+  }
+  queue_eval (self, op, beach_redis_script_requeue, args, requeue_done_cb, task);
+}
+
+static gboolean
+beach_redis_queue_requeue_finish (BeachFallbackQueue *queue,
+                                  GAsyncResult *result,
+                                  guint *out_requeued,
+                                  GError **error)
+{
+  gssize requeued;
+
+  g_return_val_if_fail (g_task_is_valid (result, queue), FALSE);
+  requeued = g_task_propagate_int (G_TASK (result), error);
+  if (requeued < 0)
+    return FALSE;
+  if (out_requeued != NULL)
+    *out_requeued = (guint) requeued;
+  return TRUE;
+}
+
 /* -- settled and dead-lettered lists, shared by read and maintain */
 
 /* @reply[index]: dead-lettered ids; @reply[index + 1]: {id, enqueued_ms}
@@ -1386,6 +1499,8 @@ beach_redis_queue_class_init (BeachRedisQueueClass *klass)
   queue_class->dead_letters_finish = beach_redis_queue_dead_letters_finish;
   queue_class->drop_session_async = beach_redis_queue_drop_session_async;
   queue_class->drop_session_finish = beach_redis_queue_drop_session_finish;
+  queue_class->requeue_async = beach_redis_queue_requeue_async;
+  queue_class->requeue_finish = beach_redis_queue_requeue_finish;
   queue_class->is_available = beach_redis_queue_is_available;
   queue_class->get_backend_name = beach_redis_queue_get_backend_name;
 }

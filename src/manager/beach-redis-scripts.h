@@ -103,6 +103,52 @@ static const gchar beach_redis_script_enqueue[] = BEACH_REDIS_LUA_PRELUDE
   "local d, p = stats (key)\n"
   "return {0, flags, d, p}\n";
 
+/* KEYS actions, ids. ARGV now_ms, wake channel, wake payload, then (id,
+ * action JSON, expires_ms or -1, enqueued_ms) per entry. Demotion: like
+ * enqueue, but the cap is not checked (the actions were accepted already)
+ * and each entry keeps the enqueued_ms it was accepted at. Returns {flags,
+ * depth, delivered} with one flag per entry, as enqueue's. */
+static const gchar beach_redis_script_requeue[] = BEACH_REDIS_LUA_PRELUDE
+  "local key, ids = KEYS[1], KEYS[2]\n"
+  "local now = tonumber (ARGV[1])\n"
+  "local n = math.floor ((#ARGV - 3) / 4)\n"
+  "local flags, seen, added = {}, {}, 0\n"
+  "for i = 1, n do\n"
+  "  local b = 4 * i\n"
+  "  local id = ARGV[b]\n"
+  "  local dup = seen[id] ~= nil\n"
+  "  if not dup then\n"
+  "    local eid = redis.call ('HGET', ids, id)\n"
+  "    if eid and #redis.call ('XRANGE', key, eid, eid) == 0 then\n"
+  "      redis.call ('HDEL', ids, id)\n"
+  "      eid = false\n"
+  "    end\n"
+  "    dup = eid ~= false\n"
+  "    seen[id] = true\n"
+  "  end\n"
+  "  local exp = tonumber (ARGV[b + 2]) or -1\n"
+  "  if dup then\n"
+  "    flags[i] = 0\n"
+  "  elseif exp >= 0 and now > exp then\n"
+  "    flags[i] = 2\n"
+  "  else\n"
+  "    flags[i] = 1\n"
+  "    if added == 0 then\n"
+  "      local r = redis.pcall ('XGROUP', 'CREATE', key, G, '0', 'MKSTREAM')\n"
+  "      if type (r) == 'table' and r.err and not string.find (r.err, 'BUSYGROUP', 1, true) then\n"
+  "        return redis.error_reply (r.err)\n"
+  "      end\n"
+  "    end\n"
+  "    local eid = redis.call ('XADD', key, '*', 'id', id, 'action', ARGV[b + 1],\n"
+  "                            'enqueued_ms', ARGV[b + 3], 'expires_ms', ARGV[b + 2])\n"
+  "    redis.call ('HSET', ids, id, eid)\n"
+  "    added = added + 1\n"
+  "  end\n"
+  "end\n"
+  "if added > 0 then redis.call ('PUBLISH', ARGV[2], ARGV[3]) end\n"
+  "local d, p = stats (key)\n"
+  "return {flags, d, p}\n";
+
 /* KEYS actions, ids, dead. ARGV consumer, max, reclaim_ms,
  * max_deliveries, dead_letters_kept, now_ms. Reclaims entries idle past
  * reclaim_ms first (their ids precede every undelivered one, so the result
