@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -212,6 +213,15 @@ main (int argc, char **argv)
 
   g_subprocess_send_signal (proc, SIGTERM);
   g_subprocess_wait (proc, NULL, NULL);
+  {
+    /* The manager's state dir: the token and secret files, then the dir. */
+    g_autofree gchar *state = g_build_filename (tmp, "beach-manager", NULL);
+    g_autofree gchar *secret = g_build_filename (state, "session-secret", NULL);
+
+    g_unlink (secret);
+    g_rmdir (state);
+    g_rmdir (tmp);
+  }
   g_free (b.url);
   g_free (b.session_token);
   g_free (b.recv_us);
