@@ -665,3 +665,196 @@ beach_fallback_queue_emit_availability_changed (BeachFallbackQueue *self,
 
   g_signal_emit (self, signals[SIGNAL_AVAILABILITY_CHANGED], 0, available);
 }
+
+/* One signal an outbox holds back. */
+typedef enum {
+  OUT_SETTLED,
+  OUT_DEAD_LETTERED,
+  OUT_DELIVERED,
+} OutKind;
+
+typedef struct {
+  OutKind kind;
+  gchar *action_id;
+  gint code; /* BeachAckStatus or BeachDeadLetterReason */
+  gchar *error_code;
+  gint64 enqueued_ms;
+  gboolean redelivery;
+} OutEvent;
+
+static void
+out_event_clear (OutEvent *ev)
+{
+  g_free (ev->action_id);
+  g_free (ev->error_code);
+}
+
+/**
+ * beach_queue_outbox_init:
+ * @out: (out caller-allocates): the outbox to set up
+ * @private_beach_id: the session's private beach
+ * @session_id: the session
+ *
+ * For subclasses: starts an empty outbox for one operation on a session,
+ * without numbers and without a wake. Clear it with
+ * beach_queue_outbox_clear().
+ */
+void
+beach_queue_outbox_init (BeachQueueOutbox *out,
+                         const gchar *private_beach_id,
+                         const gchar *session_id)
+{
+  g_return_if_fail (out != NULL);
+
+  out->private_beach_id = g_strdup (private_beach_id);
+  out->session_id = g_strdup (session_id);
+  out->events = g_array_new (FALSE, TRUE, sizeof (OutEvent));
+  g_array_set_clear_func (out->events, (GDestroyNotify) out_event_clear);
+  out->have_stats = FALSE;
+  out->stats = (BeachQueueStats){ 0, 0 };
+  out->wake = FALSE;
+}
+
+/**
+ * beach_queue_outbox_set_stats:
+ * @out: an outbox
+ * @stats: the numbers to keep for the flush
+ *
+ * For subclasses.
+ */
+void
+beach_queue_outbox_set_stats (BeachQueueOutbox *out, const BeachQueueStats *stats)
+{
+  g_return_if_fail (out != NULL);
+  g_return_if_fail (stats != NULL);
+
+  out->have_stats = TRUE;
+  out->stats = *stats;
+}
+
+static void
+outbox_add (BeachQueueOutbox *out, OutKind kind, const gchar *action_id, gint code, const gchar *error_code, gint64 enqueued_ms, gboolean redelivery)
+{
+  OutEvent ev = {
+    .kind = kind,
+    .action_id = g_strdup (action_id),
+    .code = code,
+    .error_code = g_strdup (error_code),
+    .enqueued_ms = enqueued_ms,
+    .redelivery = redelivery,
+  };
+
+  g_array_append_val (out->events, ev);
+}
+
+/**
+ * beach_queue_outbox_add_settled:
+ * @out: an outbox
+ * @action_id: the settled action
+ * @status: its final status
+ * @error_code: (nullable): the ack's error code
+ * @enqueued_ms: when the entry was accepted
+ *
+ * For subclasses: holds back a "settled".
+ */
+void
+beach_queue_outbox_add_settled (BeachQueueOutbox *out,
+                                const gchar *action_id,
+                                BeachAckStatus status,
+                                const gchar *error_code,
+                                gint64 enqueued_ms)
+{
+  g_return_if_fail (out != NULL);
+
+  outbox_add (out, OUT_SETTLED, action_id, status, error_code, enqueued_ms, FALSE);
+}
+
+/**
+ * beach_queue_outbox_add_dead_lettered:
+ * @out: an outbox
+ * @action_id: the dead-lettered action
+ * @reason: why
+ *
+ * For subclasses: holds back a "dead-lettered".
+ */
+void
+beach_queue_outbox_add_dead_lettered (BeachQueueOutbox *out,
+                                      const gchar *action_id,
+                                      BeachDeadLetterReason reason)
+{
+  g_return_if_fail (out != NULL);
+
+  outbox_add (out, OUT_DEAD_LETTERED, action_id, reason, NULL, 0, FALSE);
+}
+
+/**
+ * beach_queue_outbox_add_delivered:
+ * @out: an outbox
+ * @action_id: the action handed out
+ * @redelivery: %TRUE if it had been handed out before
+ *
+ * For subclasses: holds back a "delivered".
+ */
+void
+beach_queue_outbox_add_delivered (BeachQueueOutbox *out,
+                                  const gchar *action_id,
+                                  gboolean redelivery)
+{
+  g_return_if_fail (out != NULL);
+
+  outbox_add (out, OUT_DELIVERED, action_id, 0, NULL, 0, redelivery);
+}
+
+/**
+ * beach_queue_outbox_emit_events:
+ * @self: a #BeachFallbackQueue
+ * @out: an outbox
+ *
+ * For subclasses: emits the signals @out holds back, in the order they were
+ * added, for @out's session. Neither "depth-changed" nor "wake": each
+ * backend knows its numbers its own way. The caller must hold a reference
+ * on @self, since a handler may drop the last other one.
+ */
+void
+beach_queue_outbox_emit_events (BeachFallbackQueue *self, BeachQueueOutbox *out)
+{
+  g_return_if_fail (BEACH_IS_FALLBACK_QUEUE (self));
+  g_return_if_fail (out != NULL);
+
+  for (guint i = 0; i < out->events->len; i++) {
+    OutEvent *ev = &g_array_index (out->events, OutEvent, i);
+
+    switch (ev->kind) {
+      case OUT_SETTLED:
+        beach_fallback_queue_emit_settled (self, out->private_beach_id, out->session_id, ev->action_id,
+                                           (BeachAckStatus) ev->code, ev->error_code, ev->enqueued_ms);
+        break;
+      case OUT_DEAD_LETTERED:
+        beach_fallback_queue_emit_dead_lettered (self, out->private_beach_id, out->session_id,
+                                                 ev->action_id, (BeachDeadLetterReason) ev->code);
+        break;
+      case OUT_DELIVERED:
+        beach_fallback_queue_emit_delivered (self, out->private_beach_id, out->session_id,
+                                             ev->action_id, ev->redelivery);
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+  }
+}
+
+/**
+ * beach_queue_outbox_clear:
+ * @out: an outbox
+ *
+ * For subclasses: frees what @out holds, without emitting it.
+ */
+void
+beach_queue_outbox_clear (BeachQueueOutbox *out)
+{
+  g_return_if_fail (out != NULL);
+
+  g_clear_pointer (&out->events, g_array_unref);
+  g_clear_pointer (&out->private_beach_id, g_free);
+  g_clear_pointer (&out->session_id, g_free);
+}

@@ -308,4 +308,39 @@ void beach_fallback_queue_emit_depth_changed (BeachFallbackQueue *self,
 void beach_fallback_queue_emit_availability_changed (BeachFallbackQueue *self,
                                                      gboolean available);
 
+/* For subclasses: an outbox collects the "settled", "dead-lettered" and
+ * "delivered" signals of one operation on one session, to be emitted once
+ * the backend's state is consistent, since a handler may call back into the
+ * queue. The backend's flush emits the events with
+ * beach_queue_outbox_emit_events(), then "depth-changed" and "wake" as it
+ * sees fit, then clears the outbox. */
+typedef struct {
+  gchar *private_beach_id;
+  gchar *session_id;
+  GArray *events;        /* private: the collected signals, in order */
+  gboolean have_stats;   /* whether @stats holds numbers */
+  BeachQueueStats stats; /* numbers the backend keeps for its flush */
+  gboolean wake;         /* whether the flush should emit "wake" */
+} BeachQueueOutbox;
+
+void beach_queue_outbox_init (BeachQueueOutbox *out,
+                              const gchar *private_beach_id,
+                              const gchar *session_id);
+void beach_queue_outbox_set_stats (BeachQueueOutbox *out,
+                                   const BeachQueueStats *stats);
+void beach_queue_outbox_add_settled (BeachQueueOutbox *out,
+                                     const gchar *action_id,
+                                     BeachAckStatus status,
+                                     const gchar *error_code,
+                                     gint64 enqueued_ms);
+void beach_queue_outbox_add_dead_lettered (BeachQueueOutbox *out,
+                                           const gchar *action_id,
+                                           BeachDeadLetterReason reason);
+void beach_queue_outbox_add_delivered (BeachQueueOutbox *out,
+                                       const gchar *action_id,
+                                       gboolean redelivery);
+void beach_queue_outbox_emit_events (BeachFallbackQueue *self,
+                                     BeachQueueOutbox *out);
+void beach_queue_outbox_clear (BeachQueueOutbox *out);
+
 G_END_DECLS

@@ -39,32 +39,6 @@ typedef struct {
   GSource *timer;
 } MemSession;
 
-/* Signals collected during an operation and emitted once its state is
- * consistent, since a handler may call back into the queue. */
-typedef enum {
-  OUT_SETTLED,
-  OUT_DEAD_LETTERED,
-  OUT_DELIVERED,
-} OutKind;
-
-typedef struct {
-  OutKind kind;
-  gchar *action_id;
-  gint code; /* BeachAckStatus or BeachDeadLetterReason */
-  gchar *error_code;
-  gint64 enqueued_ms;
-  gboolean redelivery;
-} OutEvent;
-
-typedef struct {
-  gchar *private_beach_id;
-  gchar *session_id;
-  gchar *key;
-  BeachQueueStats before;
-  GArray *events; /* OutEvent */
-  gboolean wake;
-} Outbox;
-
 struct _BeachMemoryQueue {
   BeachFallbackQueue parent_instance;
 
@@ -196,51 +170,16 @@ session_stats (MemSession *s)
   return stats;
 }
 
+/* Signals are collected during an operation and emitted once its state is
+ * consistent, since a handler may call back into the queue. The outbox's
+ * numbers are the session's before the operation. */
 static void
-outbox_init (Outbox *out, MemSession *s, const gchar *private_beach_id, const gchar *session_id)
+outbox_init (BeachQueueOutbox *out, MemSession *s, const gchar *private_beach_id, const gchar *session_id)
 {
-  out->private_beach_id = g_strdup (private_beach_id);
-  out->session_id = g_strdup (session_id);
-  out->key = session_key (private_beach_id, session_id);
-  out->before = session_stats (s);
-  out->events = g_array_new (FALSE, TRUE, sizeof (OutEvent));
-  out->wake = FALSE;
-}
+  BeachQueueStats before = session_stats (s);
 
-static void
-outbox_add (Outbox *out, OutKind kind, const gchar *action_id, gint code, const gchar *error_code, gint64 enqueued_ms, gboolean redelivery)
-{
-  OutEvent ev = {
-    .kind = kind,
-    .action_id = g_strdup (action_id),
-    .code = code,
-    .error_code = g_strdup (error_code),
-    .enqueued_ms = enqueued_ms,
-    .redelivery = redelivery,
-  };
-
-  g_array_append_val (out->events, ev);
-}
-
-static void
-emit_event (BeachFallbackQueue *queue, Outbox *out, OutEvent *ev)
-{
-  switch (ev->kind) {
-    case OUT_SETTLED:
-      beach_fallback_queue_emit_settled (queue, out->private_beach_id, out->session_id, ev->action_id,
-                                         (BeachAckStatus) ev->code, ev->error_code, ev->enqueued_ms);
-      break;
-    case OUT_DEAD_LETTERED:
-      beach_fallback_queue_emit_dead_lettered (queue, out->private_beach_id, out->session_id,
-                                               ev->action_id, (BeachDeadLetterReason) ev->code);
-      break;
-    case OUT_DELIVERED:
-      beach_fallback_queue_emit_delivered (queue, out->private_beach_id, out->session_id,
-                                           ev->action_id, ev->redelivery);
-      break;
-    default:
-      g_assert_not_reached ();
-  }
+  beach_queue_outbox_init (out, private_beach_id, session_id);
+  beach_queue_outbox_set_stats (out, &before);
 }
 
 /* Emits what the operation collected, then depth-changed if the numbers
@@ -248,32 +187,20 @@ emit_event (BeachFallbackQueue *queue, Outbox *out, OutEvent *ev)
  * last depth-changed always tells the truth, even after a handler changed
  * the queue again. */
 static void
-outbox_flush (BeachMemoryQueue *self, Outbox *out)
+outbox_flush (BeachMemoryQueue *self, BeachQueueOutbox *out)
 {
   g_autoptr (BeachMemoryQueue) hold = g_object_ref (self);
   BeachFallbackQueue *queue = BEACH_FALLBACK_QUEUE (self);
   BeachQueueStats after;
 
-  for (guint i = 0; i < out->events->len; i++)
-    emit_event (queue, out, &g_array_index (out->events, OutEvent, i));
-
-  after = session_stats (g_hash_table_lookup (self->sessions, out->key));
-  if (after.depth != out->before.depth || after.delivered != out->before.delivered)
+  beach_queue_outbox_emit_events (queue, out);
+  after = session_stats (lookup_session (self, out->private_beach_id, out->session_id));
+  if (after.depth != out->stats.depth || after.delivered != out->stats.delivered)
     beach_fallback_queue_emit_depth_changed (queue, out->private_beach_id, out->session_id,
                                              after.depth, after.delivered);
   if (out->wake)
     beach_fallback_queue_emit_wake (queue, out->private_beach_id, out->session_id);
-
-  for (guint i = 0; i < out->events->len; i++) {
-    OutEvent *ev = &g_array_index (out->events, OutEvent, i);
-
-    g_free (ev->action_id);
-    g_free (ev->error_code);
-  }
-  g_clear_pointer (&out->events, g_array_unref);
-  g_clear_pointer (&out->private_beach_id, g_free);
-  g_clear_pointer (&out->session_id, g_free);
-  g_clear_pointer (&out->key, g_free);
+  beach_queue_outbox_clear (out);
 }
 
 /* Unlinks @link from the session; the caller owns the returned entry. */
@@ -290,12 +217,11 @@ session_take (MemSession *s, GList *link)
 }
 
 static void
-session_settle (MemSession *s, GList *link, BeachAckStatus status, const gchar *error_code, Outbox *out)
+session_settle (MemSession *s, GList *link, BeachAckStatus status, const gchar *error_code, BeachQueueOutbox *out)
 {
   MemEntry *entry = session_take (s, link);
 
-  outbox_add (out, OUT_SETTLED, mem_entry_id (entry), status, error_code,
-              entry->enqueued_ms, FALSE);
+  beach_queue_outbox_add_settled (out, mem_entry_id (entry), status, error_code, entry->enqueued_ms);
   mem_entry_free (entry);
 }
 
@@ -318,13 +244,13 @@ session_add_dead_letter (MemSession *s, BeachAction *action, BeachDeadLetterReas
 }
 
 static void
-session_dead_letter (MemSession *s, GList *link, BeachDeadLetterReason reason, gboolean keep, Outbox *out)
+session_dead_letter (MemSession *s, GList *link, BeachDeadLetterReason reason, gboolean keep, BeachQueueOutbox *out)
 {
   MemEntry *entry = session_take (s, link);
 
   if (keep)
     session_add_dead_letter (s, entry->action, reason);
-  outbox_add (out, OUT_DEAD_LETTERED, mem_entry_id (entry), reason, NULL, 0, FALSE);
+  beach_queue_outbox_add_dead_lettered (out, mem_entry_id (entry), reason);
   mem_entry_free (entry);
 }
 
@@ -332,7 +258,7 @@ session_dead_letter (MemSession *s, GList *link, BeachDeadLetterReason reason, g
  * time, marks the others due for redelivery, and settles expired readable
  * ones. Sets out->wake when an entry became readable. */
 static void
-session_process_due (MemSession *s, Outbox *out)
+session_process_due (MemSession *s, BeachQueueOutbox *out)
 {
   const BeachQueueConfig *config = beach_fallback_queue_get_config (BEACH_FALLBACK_QUEUE (s->queue));
   gint64 now_us = g_get_monotonic_time ();
@@ -394,7 +320,7 @@ session_timer_cb (gpointer user_data)
 {
   MemSession *s = user_data;
   BeachMemoryQueue *self = s->queue;
-  Outbox out;
+  BeachQueueOutbox out;
 
   outbox_init (&out, s, s->private_beach_id, s->session_id);
   session_process_due (s, &out);
@@ -453,15 +379,15 @@ enqueue_classify (MemSession *s, GPtrArray *actions, gboolean *fresh)
  * `expired` at once if it is past expires_at at @now_ms; creates the
  * session on the first append. Returns TRUE if it was appended. */
 static gboolean
-session_append (BeachMemoryQueue *self, MemSession **s, const gchar *private_beach_id, const gchar *session_id, BeachAction *action, gint64 enqueued_ms, gint64 now_ms, Outbox *out)
+session_append (BeachMemoryQueue *self, MemSession **s, const gchar *private_beach_id, const gchar *session_id, BeachAction *action, gint64 enqueued_ms, gint64 now_ms, BeachQueueOutbox *out)
 {
   MemEntry *entry;
 
   /* Never readable; enqueue still reports it accepted so the caller's
    * count adds up. */
   if (beach_action_is_expired (action, now_ms)) {
-    outbox_add (out, OUT_SETTLED, beach_action_get_id (action), BEACH_ACK_STATUS_EXPIRED, NULL,
-                enqueued_ms, FALSE);
+    beach_queue_outbox_add_settled (out, beach_action_get_id (action), BEACH_ACK_STATUS_EXPIRED, NULL,
+                                    enqueued_ms);
     return FALSE;
   }
   if (*s == NULL)
@@ -476,7 +402,7 @@ session_append (BeachMemoryQueue *self, MemSession **s, const gchar *private_bea
 }
 
 static EnqueueResult *
-enqueue_apply (BeachMemoryQueue *self, MemSession **s, const gchar *private_beach_id, const gchar *session_id, GPtrArray *actions, const gboolean *fresh, Outbox *out)
+enqueue_apply (BeachMemoryQueue *self, MemSession **s, const gchar *private_beach_id, const gchar *session_id, GPtrArray *actions, const gboolean *fresh, BeachQueueOutbox *out)
 {
   g_autoptr (GStrvBuilder) accepted = g_strv_builder_new ();
   g_autoptr (GStrvBuilder) duplicates = g_strv_builder_new ();
@@ -516,7 +442,7 @@ beach_memory_queue_enqueue_async (BeachFallbackQueue *queue,
   EnqueueResult *result;
   guint depth = s != NULL ? s->entries.length : 0;
   guint n_fresh;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (g_task_return_error_if_cancelled (task))
     return;
@@ -574,7 +500,7 @@ beach_memory_queue_requeue_async (BeachFallbackQueue *queue,
   MemSession *s = lookup_session (self, private_beach_id, session_id);
   gint64 now_ms = now_wall_ms ();
   gssize requeued = 0;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (g_task_return_error_if_cancelled (task))
     return;
@@ -615,7 +541,7 @@ beach_memory_queue_requeue_finish (BeachFallbackQueue *queue,
 /* -- read */
 
 static BeachQueueEntry *
-session_deliver (MemSession *s, MemEntry *entry, Outbox *out)
+session_deliver (MemSession *s, MemEntry *entry, BeachQueueOutbox *out)
 {
   BeachQueueEntry *copy = g_new0 (BeachQueueEntry, 1);
 
@@ -624,7 +550,7 @@ session_deliver (MemSession *s, MemEntry *entry, Outbox *out)
   entry->deliveries++;
   entry->last_delivered_us = g_get_monotonic_time ();
   entry->reclaim_due = FALSE;
-  outbox_add (out, OUT_DELIVERED, mem_entry_id (entry), 0, NULL, 0, entry->deliveries > 1);
+  beach_queue_outbox_add_delivered (out, mem_entry_id (entry), entry->deliveries > 1);
 
   copy->action = g_object_ref (entry->action);
   copy->enqueued_ms = entry->enqueued_ms;
@@ -646,7 +572,7 @@ beach_memory_queue_read_async (BeachFallbackQueue *queue,
   g_autoptr (GTask) task = new_task (self, cancellable, callback, user_data, beach_memory_queue_read_async);
   g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) beach_queue_entry_free);
   MemSession *s = lookup_session (self, private_beach_id, session_id);
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (g_task_return_error_if_cancelled (task))
     return;
@@ -690,7 +616,7 @@ beach_memory_queue_ack_async (BeachFallbackQueue *queue,
   g_autoptr (GTask) task = new_task (self, cancellable, callback, user_data, beach_memory_queue_ack_async);
   MemSession *s = lookup_session (self, private_beach_id, session_id);
   gssize settled = 0;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (g_task_return_error_if_cancelled (task))
     return;
@@ -828,7 +754,7 @@ beach_memory_queue_drop_session_async (BeachFallbackQueue *queue,
   BeachMemoryQueue *self = BEACH_MEMORY_QUEUE (queue);
   g_autoptr (GTask) task = new_task (self, cancellable, callback, user_data, beach_memory_queue_drop_session_async);
   MemSession *s = lookup_session (self, private_beach_id, session_id);
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (g_task_return_error_if_cancelled (task))
     return;

@@ -45,32 +45,6 @@ typedef struct {
   BeachQueueStats told; /* what "depth-changed" said last */
 } RedisSession;
 
-/* Signals collected from one reply and emitted once the local state (timers,
- * the numbers last told) is up to date, since a handler may call back in. */
-typedef enum {
-  OUT_SETTLED,
-  OUT_DEAD_LETTERED,
-  OUT_DELIVERED,
-} OutKind;
-
-typedef struct {
-  OutKind kind;
-  gchar *action_id;
-  gint code; /* BeachAckStatus or BeachDeadLetterReason */
-  gchar *error_code;
-  gint64 enqueued_ms;
-  gboolean redelivery;
-} OutEvent;
-
-typedef struct {
-  gchar *private_beach_id;
-  gchar *session_id;
-  GArray *events; /* OutEvent */
-  gboolean have_stats;
-  BeachQueueStats stats;
-  gboolean wake;
-} Outbox;
-
 /* One call's arguments, kept for its reply. */
 typedef struct {
   BeachRedisQueue *queue; /* owned: only for calls without a GTask */
@@ -366,79 +340,14 @@ session_arm (BeachRedisQueue *self, const gchar *private_beach_id, const gchar *
     g_source_set_ready_time (s->timer, when);
 }
 
-/* -- outbox */
-
-static void
-outbox_init (Outbox *out, const gchar *private_beach_id, const gchar *session_id)
-{
-  out->private_beach_id = g_strdup (private_beach_id);
-  out->session_id = g_strdup (session_id);
-  out->events = g_array_new (FALSE, TRUE, sizeof (OutEvent));
-  out->have_stats = FALSE;
-  out->wake = FALSE;
-}
-
-static void
-outbox_add (Outbox *out, OutKind kind, const gchar *action_id, gint code, const gchar *error_code, gint64 enqueued_ms, gboolean redelivery)
-{
-  OutEvent ev = {
-    .kind = kind,
-    .action_id = g_strdup (action_id),
-    .code = code,
-    .error_code = g_strdup (error_code),
-    .enqueued_ms = enqueued_ms,
-    .redelivery = redelivery,
-  };
-
-  g_array_append_val (out->events, ev);
-}
-
-static void
-outbox_set_stats (Outbox *out, const BeachQueueStats *stats)
-{
-  out->have_stats = TRUE;
-  out->stats = *stats;
-}
-
-static void
-emit_event (BeachFallbackQueue *queue, Outbox *out, OutEvent *ev)
-{
-  switch (ev->kind) {
-    case OUT_SETTLED:
-      beach_fallback_queue_emit_settled (queue, out->private_beach_id, out->session_id, ev->action_id,
-                                         (BeachAckStatus) ev->code, ev->error_code, ev->enqueued_ms);
-      break;
-    case OUT_DEAD_LETTERED:
-      beach_fallback_queue_emit_dead_lettered (queue, out->private_beach_id, out->session_id,
-                                               ev->action_id, (BeachDeadLetterReason) ev->code);
-      break;
-    case OUT_DELIVERED:
-      beach_fallback_queue_emit_delivered (queue, out->private_beach_id, out->session_id,
-                                           ev->action_id, ev->redelivery);
-      break;
-    default:
-      g_assert_not_reached ();
-  }
-}
-
-static void
-outbox_clear (Outbox *out)
-{
-  for (guint i = 0; i < out->events->len; i++) {
-    OutEvent *ev = &g_array_index (out->events, OutEvent, i);
-
-    g_free (ev->action_id);
-    g_free (ev->error_code);
-  }
-  g_clear_pointer (&out->events, g_array_unref);
-  g_clear_pointer (&out->private_beach_id, g_free);
-  g_clear_pointer (&out->session_id, g_free);
-}
+/* -- outbox: signals collected from one reply and emitted once the local
+ * state (timers, the numbers last told) is up to date, since a handler may
+ * call back in */
 
 /* Records the numbers, emits what the reply caused, then "depth-changed"
  * if the numbers moved since last told, then "wake"; frees the outbox. */
 static void
-outbox_flush (BeachRedisQueue *self, Outbox *out)
+outbox_flush (BeachRedisQueue *self, BeachQueueOutbox *out)
 {
   g_autoptr (BeachRedisQueue) hold = g_object_ref (self);
   BeachFallbackQueue *queue = BEACH_FALLBACK_QUEUE (self);
@@ -454,14 +363,13 @@ outbox_flush (BeachRedisQueue *self, Outbox *out)
   }
   maybe_forget_session (self, out->private_beach_id, out->session_id);
 
-  for (guint i = 0; i < out->events->len; i++)
-    emit_event (queue, out, &g_array_index (out->events, OutEvent, i));
+  beach_queue_outbox_emit_events (queue, out);
   if (changed)
     beach_fallback_queue_emit_depth_changed (queue, out->private_beach_id, out->session_id,
                                              out->stats.depth, out->stats.delivered);
   if (out->wake)
     beach_fallback_queue_emit_wake (queue, out->private_beach_id, out->session_id);
-  outbox_clear (out);
+  beach_queue_outbox_clear (out);
 }
 
 /* -- calls */
@@ -556,41 +464,49 @@ enum {
   FLAG_EXPIRED = 2,
 };
 
-/* Turns the script's per-action flags into the result and the signals. */
-static EnqueueResult *
-enqueue_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GError **error)
+/* The per-item flags of an enqueue or requeue reply at @index, and the
+ * numbers after them; NULL with @error set on a malformed reply. */
+static gint64 *
+append_reply_parse (OpData *op, const BeachRedisReply *reply, guint index, const gchar *what, BeachQueueStats *stats, GError **error)
 {
-  const BeachRedisReply *flags = reply_array_at (reply, 1, op->items->len, error);
-  g_autoptr (GStrvBuilder) accepted = g_strv_builder_new ();
-  g_autoptr (GStrvBuilder) duplicates = g_strv_builder_new ();
+  const BeachRedisReply *flags = reply_array_at (reply, index, op->items->len, error);
   g_autofree gint64 *values = g_new0 (gint64, op->items->len + 1);
-  EnqueueResult *result;
-  BeachQueueStats stats;
-  gint64 due_ms = -1;
-  Outbox out;
 
-  if (flags == NULL || !reply_stats_at (reply, 2, &stats, error))
+  if (flags == NULL || !reply_stats_at (reply, index + 1, stats, error))
     return NULL;
   for (guint i = 0; i < op->items->len; i++) {
     if (!reply_int_at (flags, i, &values[i], error))
       return NULL;
     if (values[i] < FLAG_DUPLICATE || values[i] > FLAG_EXPIRED) {
-      malformed (error, "an enqueue flag", i);
+      malformed (error, what, i);
       return NULL;
     }
   }
+  return g_steal_pointer (&values);
+}
 
-  outbox_init (&out, op->private_beach_id, op->session_id);
+/* The signals and the timer after an enqueue's or a requeue's @flags.
+ * @op->items holds the actions, accepted at @op->now_ms, or with @entries
+ * the BeachQueueEntry* requeued, accepted at their enqueued_ms. Returns how
+ * many were queued. */
+static gint64
+append_flush (BeachRedisQueue *self, OpData *op, gboolean entries, const gint64 *flags, const BeachQueueStats *stats)
+{
+  gint64 due_ms = -1, queued = 0;
+  BeachQueueOutbox out;
+
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
   for (guint i = 0; i < op->items->len; i++) {
-    BeachAction *action = g_ptr_array_index (op->items, i);
-    const gchar *id = beach_action_get_id (action);
+    BeachQueueEntry *entry = entries ? g_ptr_array_index (op->items, i) : NULL;
+    BeachAction *action = entry != NULL ? entry->action : g_ptr_array_index (op->items, i);
     gint64 expires_at = beach_action_get_expires_at_ms (action);
 
-    g_strv_builder_add (values[i] == FLAG_DUPLICATE ? duplicates : accepted, id);
-    if (values[i] == FLAG_EXPIRED)
-      outbox_add (&out, OUT_SETTLED, id, BEACH_ACK_STATUS_EXPIRED, NULL, op->now_ms, FALSE);
-    if (values[i] != FLAG_QUEUED)
+    if (flags[i] == FLAG_EXPIRED)
+      beach_queue_outbox_add_settled (&out, beach_action_get_id (action), BEACH_ACK_STATUS_EXPIRED, NULL,
+                                      entry != NULL ? entry->enqueued_ms : op->now_ms);
+    if (flags[i] != FLAG_QUEUED)
       continue;
+    queued++;
     out.wake = TRUE;
     /* Expiry is strict: due one ms after expires_at. */
     if (expires_at >= 0)
@@ -598,8 +514,28 @@ enqueue_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, 
   }
   if (due_ms >= 0)
     session_arm (self, op->private_beach_id, op->session_id, due_ms, FALSE);
-  outbox_set_stats (&out, &stats);
+  beach_queue_outbox_set_stats (&out, stats);
   outbox_flush (self, &out);
+  return queued;
+}
+
+/* Turns the script's per-action flags into the result and the signals. */
+static EnqueueResult *
+enqueue_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GError **error)
+{
+  g_autoptr (GStrvBuilder) accepted = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) duplicates = g_strv_builder_new ();
+  g_autofree gint64 *flags = NULL;
+  EnqueueResult *result;
+  BeachQueueStats stats;
+
+  flags = append_reply_parse (op, reply, 1, "an enqueue flag", &stats, error);
+  if (flags == NULL)
+    return NULL;
+  for (guint i = 0; i < op->items->len; i++)
+    g_strv_builder_add (flags[i] == FLAG_DUPLICATE ? duplicates : accepted,
+                        beach_action_get_id (g_ptr_array_index (op->items, i)));
+  append_flush (self, op, FALSE, flags, &stats);
 
   result = g_new0 (EnqueueResult, 1);
   result->accepted = g_strv_builder_end (accepted);
@@ -705,44 +641,13 @@ beach_redis_queue_enqueue_finish (BeachFallbackQueue *queue,
 static gint64
 requeue_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GError **error)
 {
-  const BeachRedisReply *flags = reply_array_at (reply, 0, op->items->len, error);
-  g_autofree gint64 *values = g_new0 (gint64, op->items->len + 1);
+  g_autofree gint64 *flags = NULL;
   BeachQueueStats stats;
-  gint64 due_ms = -1, requeued = 0;
-  Outbox out;
 
-  if (flags == NULL || !reply_stats_at (reply, 1, &stats, error))
+  flags = append_reply_parse (op, reply, 0, "a requeue flag", &stats, error);
+  if (flags == NULL)
     return -1;
-  for (guint i = 0; i < op->items->len; i++) {
-    if (!reply_int_at (flags, i, &values[i], error))
-      return -1;
-    if (values[i] < FLAG_DUPLICATE || values[i] > FLAG_EXPIRED) {
-      malformed (error, "a requeue flag", i);
-      return -1;
-    }
-  }
-
-  outbox_init (&out, op->private_beach_id, op->session_id);
-  for (guint i = 0; i < op->items->len; i++) {
-    BeachQueueEntry *entry = g_ptr_array_index (op->items, i);
-    gint64 expires_at = beach_action_get_expires_at_ms (entry->action);
-
-    if (values[i] == FLAG_EXPIRED)
-      outbox_add (&out, OUT_SETTLED, beach_action_get_id (entry->action), BEACH_ACK_STATUS_EXPIRED, NULL,
-                  entry->enqueued_ms, FALSE);
-    if (values[i] != FLAG_QUEUED)
-      continue;
-    requeued++;
-    out.wake = TRUE;
-    /* Expiry is strict: due one ms after expires_at. */
-    if (expires_at >= 0)
-      due_ms = MIN (due_ms < 0 ? G_MAXINT64 : due_ms, MAX (0, expires_at + 1 - now_wall_ms ()));
-  }
-  if (due_ms >= 0)
-    session_arm (self, op->private_beach_id, op->session_id, due_ms, FALSE);
-  outbox_set_stats (&out, &stats);
-  outbox_flush (self, &out);
-  return requeued;
+  return append_flush (self, op, TRUE, flags, &stats);
 }
 
 static void
@@ -816,7 +721,7 @@ beach_redis_queue_requeue_finish (BeachFallbackQueue *queue,
 /* @reply[index]: dead-lettered ids; @reply[index + 1]: {id, enqueued_ms}
  * pairs settled expired. */
 static gboolean
-collect_removed (const BeachRedisReply *reply, guint index, Outbox *out, GError **error)
+collect_removed (const BeachRedisReply *reply, guint index, BeachQueueOutbox *out, GError **error)
 {
   const BeachRedisReply *buried = reply_array_at (reply, index, 0, error);
   const BeachRedisReply *expired = reply_array_at (reply, index + 1, 0, error);
@@ -828,7 +733,7 @@ collect_removed (const BeachRedisReply *reply, guint index, Outbox *out, GError 
 
     if (id == NULL)
       return FALSE;
-    outbox_add (out, OUT_DEAD_LETTERED, id, BEACH_DEAD_LETTER_REASON_MAX_DELIVERIES, NULL, 0, FALSE);
+    beach_queue_outbox_add_dead_lettered (out, id, BEACH_DEAD_LETTER_REASON_MAX_DELIVERIES);
   }
   for (guint i = 0; i < expired->n_elements; i++) {
     const BeachRedisReply *pair = reply_array_at (expired, i, 2, error);
@@ -837,7 +742,7 @@ collect_removed (const BeachRedisReply *reply, guint index, Outbox *out, GError 
 
     if (id == NULL || !reply_int_at (pair, 1, &enqueued_ms, error))
       return FALSE;
-    outbox_add (out, OUT_SETTLED, id, BEACH_ACK_STATUS_EXPIRED, NULL, enqueued_ms, FALSE);
+    beach_queue_outbox_add_settled (out, id, BEACH_ACK_STATUS_EXPIRED, NULL, enqueued_ms);
   }
   return TRUE;
 }
@@ -877,7 +782,7 @@ read_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GEr
   const BeachRedisReply *list = reply_array_at (reply, 0, 0, error);
   g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) beach_queue_entry_free);
   BeachQueueStats stats;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (list == NULL || !reply_stats_at (reply, 3, &stats, error))
     return NULL;
@@ -885,9 +790,9 @@ read_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GEr
   if (list->n_elements > 0)
     session_arm (self, op->private_beach_id, op->session_id,
                  beach_fallback_queue_get_config (BEACH_FALLBACK_QUEUE (self))->reclaim_ms, FALSE);
-  outbox_init (&out, op->private_beach_id, op->session_id);
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
   if (!collect_removed (reply, 1, &out, error)) {
-    outbox_clear (&out);
+    beach_queue_outbox_clear (&out);
     return NULL;
   }
   for (guint i = 0; i < list->n_elements; i++) {
@@ -896,16 +801,16 @@ read_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GEr
     BeachQueueEntry *entry = item != NULL ? parse_entry (op->session_id, item, &local_error) : NULL;
 
     if (local_error != NULL) {
-      outbox_clear (&out);
+      beach_queue_outbox_clear (&out);
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
     if (entry == NULL)
       continue;
-    outbox_add (&out, OUT_DELIVERED, beach_action_get_id (entry->action), 0, NULL, 0, entry->deliveries > 1);
+    beach_queue_outbox_add_delivered (&out, beach_action_get_id (entry->action), entry->deliveries > 1);
     g_ptr_array_add (entries, entry);
   }
-  outbox_set_stats (&out, &stats);
+  beach_queue_outbox_set_stats (&out, &stats);
   outbox_flush (self, &out);
   return g_steal_pointer (&entries);
 }
@@ -977,7 +882,7 @@ ack_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, guin
   g_autofree gint64 *enqueued = NULL;
   g_autofree guint *indexes = NULL;
   BeachQueueStats stats;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (settled == NULL || !reply_stats_at (reply, 1, &stats, error))
     return FALSE;
@@ -994,14 +899,14 @@ ack_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, guin
     indexes[i] = (guint) index - 1;
   }
 
-  outbox_init (&out, op->private_beach_id, op->session_id);
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
   for (guint i = 0; i < settled->n_elements; i++) {
     BeachActionAck *ack = g_ptr_array_index (op->items, indexes[i]);
 
-    outbox_add (&out, OUT_SETTLED, beach_action_ack_get_id (ack), beach_action_ack_get_status (ack),
-                beach_action_ack_get_error_code (ack), enqueued[i], FALSE);
+    beach_queue_outbox_add_settled (&out, beach_action_ack_get_id (ack), beach_action_ack_get_status (ack),
+                                    beach_action_ack_get_error_code (ack), enqueued[i]);
   }
-  outbox_set_stats (&out, &stats);
+  beach_queue_outbox_set_stats (&out, &stats);
   outbox_flush (self, &out);
   *out_settled = settled->n_elements;
   return TRUE;
@@ -1074,15 +979,15 @@ stats_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (BeachRedisReply) reply = eval_finish (self, res, 2, &error);
   BeachQueueStats stats;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (reply == NULL || !reply_stats_at (reply, 0, &stats, &error)) {
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
   /* Another manager may have moved the numbers: say so. */
-  outbox_init (&out, op->private_beach_id, op->session_id);
-  outbox_set_stats (&out, &stats);
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
+  beach_queue_outbox_set_stats (&out, &stats);
   outbox_flush (self, &out);
   g_task_return_pointer (task, g_memdup2 (&stats, sizeof stats), g_free);
 }
@@ -1237,7 +1142,7 @@ drop_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GEr
 {
   const BeachRedisReply *gone = reply_array_at (reply, 0, 0, error);
   BeachQueueStats stats = { 0, 0 };
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (gone == NULL)
     return FALSE;
@@ -1245,11 +1150,11 @@ drop_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GEr
     if (reply_string_at (gone, i, error) == NULL)
       return FALSE;
   }
-  outbox_init (&out, op->private_beach_id, op->session_id);
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
   for (guint i = 0; i < gone->n_elements; i++)
-    outbox_add (&out, OUT_DEAD_LETTERED, gone->elements[i]->str, op->reason, NULL, 0, FALSE);
+    beach_queue_outbox_add_dead_lettered (&out, gone->elements[i]->str, op->reason);
   session_arm (self, op->private_beach_id, op->session_id, -1, TRUE);
-  outbox_set_stats (&out, &stats);
+  beach_queue_outbox_set_stats (&out, &stats);
   outbox_flush (self, &out);
   return TRUE;
 }
@@ -1303,20 +1208,20 @@ maintain_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply,
 {
   BeachQueueStats stats;
   gint64 next_ms, woke;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (!reply_int_at (reply, 2, &next_ms, error) || !reply_int_at (reply, 3, &woke, error) || !reply_stats_at (reply, 4, &stats, error))
     return FALSE;
-  outbox_init (&out, op->private_beach_id, op->session_id);
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
   if (!collect_removed (reply, 0, &out, error)) {
-    outbox_clear (&out);
+    beach_queue_outbox_clear (&out);
     return FALSE;
   }
   /* The script saw every change made before it ran, and replies come in
    * order, so its next due moment replaces whatever is armed. */
   session_arm (self, op->private_beach_id, op->session_id, next_ms, TRUE);
   out.wake = woke != 0;
-  outbox_set_stats (&out, &stats);
+  beach_queue_outbox_set_stats (&out, &stats);
   outbox_flush (self, &out);
   return TRUE;
 }
@@ -1370,14 +1275,14 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (BeachRedisReply) reply = eval_finish (op->queue, res, 2, &error);
   BeachQueueStats stats;
-  Outbox out;
+  BeachQueueOutbox out;
 
   if (reply == NULL || !reply_stats_at (reply, 0, &stats, &error)) {
     g_debug ("session %s: numbers not refreshed: %s", op->session_id, error->message);
     return;
   }
-  outbox_init (&out, op->private_beach_id, op->session_id);
-  outbox_set_stats (&out, &stats);
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
+  beach_queue_outbox_set_stats (&out, &stats);
   outbox_flush (op->queue, &out);
 }
 
