@@ -95,8 +95,11 @@ def _encode_body(body, headers):
 class Daemon:
     """One beach-manager process listening on 127.0.0.1:<ephemeral>."""
 
-    def __init__(self, config=None, env=None, operator_token=True, name='daemon'):
+    def __init__(self, config=None, env=None, operator_token=True, name='daemon', args=None):
+        """args: extra command-line arguments (e.g. ['--queue', 'redis',
+        '--redis-url', URL]), appended after --listen and --config."""
         self.name = name
+        self.args = list(args or [])
         self.tmp = tempfile.mkdtemp(prefix='beach-e2e-')
         self.xdg = os.path.join(self.tmp, 'xdg')
         os.mkdir(self.xdg)
@@ -127,9 +130,11 @@ class Daemon:
     def start(self):
         if not os.access(BINARY, os.X_OK):
             raise RuntimeError('beach-manager binary not found at %s (set BEACH_MANAGER)' % BINARY)
-        self._stderr = open(self.stderr_path, 'wb')
+        # Appended: a restarted daemon keeps the earlier runs' log.
+        self._stderr = open(self.stderr_path, 'ab')
+        self.returncode = None
         self.proc = subprocess.Popen(
-            [BINARY, '--listen', '127.0.0.1:0', '--config', self.config_path],
+            [BINARY, '--listen', '127.0.0.1:0', '--config', self.config_path] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
             env=self.env, cwd=self.tmp)
         lines = queue.Queue()
@@ -167,6 +172,39 @@ class Daemon:
             with open(path) as f:
                 self.operator_token = f.read().strip()
         return self
+
+    def restart(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, then start again with the same XDG dir, config and
+        arguments (a new port). Returns the exit status of the old process
+        (None if it had to be killed)."""
+        rc = self.stop(timeout)
+        for f in (getattr(self, '_stderr', None), self.proc and self.proc.stdout):
+            try:
+                if f is not None:
+                    f.close()
+            except Exception:
+                pass
+        self.start()
+        return rc
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        """Deadline loop on GET /readyz until 200 (a Redis-backed daemon
+        answers 503 until it has read the token secret). Returns the
+        seconds it took."""
+        start = time.monotonic()
+        deadline = start + timeout
+        last = None
+        while True:
+            try:
+                last = self.req('GET', '/readyz', timeout=2.0)[:2]
+                if last[0] == 200:
+                    return time.monotonic() - start
+            except OSError as e:
+                last = e
+            if time.monotonic() >= deadline:
+                raise AssertionError('%s: /readyz not 200 within %.0f s (last: %r)\nstderr:\n%s'
+                                     % (self.name, timeout, last, self.stderr_text()))
+            time.sleep(0.02)
 
     def signal(self, signum=signal.SIGTERM):
         self.proc.send_signal(signum)
@@ -469,8 +507,9 @@ class BeachTestCase(unittest.TestCase):
             self.d = self.start_daemon(self.CONFIG, self.ENV)
             self.op = self.d.operator_token
 
-    def start_daemon(self, config=None, env=None, operator_token=True):
-        d = Daemon(config, env, operator_token, name='daemon%d' % len(self._daemons))
+    def start_daemon(self, config=None, env=None, operator_token=True, args=None, name=None):
+        d = Daemon(config, env, operator_token, name=name or 'daemon%d' % len(self._daemons),
+                   args=args)
         self._daemons.append(d)
         d.start()
         return d
