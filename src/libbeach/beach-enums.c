@@ -366,3 +366,75 @@ beach_dead_letter_reason_from_string (const gchar *str, BeachDeadLetterReason *o
     *out_value = (BeachDeadLetterReason) v;
   return TRUE;
 }
+
+/**
+ * beach_fast_path_role_to_string:
+ * @value: a #BeachFastPathRole
+ *
+ * Returns: (transfer none) (nullable): the nick of @value, or %NULL if
+ *   @value is out of range
+ */
+const gchar *
+beach_fast_path_role_to_string (BeachFastPathRole value)
+{
+  return enum_to_string (BEACH_TYPE_FAST_PATH_ROLE, (gint) value);
+}
+
+/**
+ * beach_fast_path_role_from_string:
+ * @str: a nick
+ * @out_value: (out) (optional): where to store the value
+ * @error: return location for a #GError
+ *
+ * Parses the nick of a #BeachFastPathRole. An unknown string is
+ * %BEACH_ERROR_INVALID_FIELD, and the message lists the allowed strings.
+ *
+ * Returns: %TRUE if @str names a value
+ */
+gboolean
+beach_fast_path_role_from_string (const gchar *str, BeachFastPathRole *out_value, GError **error)
+{
+  gint v = 0;
+
+  if (!enum_from_string (BEACH_TYPE_FAST_PATH_ROLE, str, &v, error))
+    return FALSE;
+  if (out_value != NULL)
+    *out_value = (BeachFastPathRole) v;
+  return TRUE;
+}
+
+/**
+ * beach_fast_path_channel_to_string:
+ * @value: a #BeachFastPathChannel
+ *
+ * Returns: (transfer none) (nullable): the nick of @value, or %NULL if
+ *   @value is out of range
+ */
+const gchar *
+beach_fast_path_channel_to_string (BeachFastPathChannel value)
+{
+  return enum_to_string (BEACH_TYPE_FAST_PATH_CHANNEL, (gint) value);
+}
+
+/**
+ * beach_fast_path_channel_from_string:
+ * @str: a nick
+ * @out_value: (out) (optional): where to store the value
+ * @error: return location for a #GError
+ *
+ * Parses the nick of a #BeachFastPathChannel. An unknown string is
+ * %BEACH_ERROR_INVALID_FIELD, and the message lists the allowed strings.
+ *
+ * Returns: %TRUE if @str names a value
+ */
+gboolean
+beach_fast_path_channel_from_string (const gchar *str, BeachFastPathChannel *out_value, GError **error)
+{
+  gint v = 0;
+
+  if (!enum_from_string (BEACH_TYPE_FAST_PATH_CHANNEL, str, &v, error))
+    return FALSE;
+  if (out_value != NULL)
+    *out_value = (BeachFastPathChannel) v;
+  return TRUE;
+}

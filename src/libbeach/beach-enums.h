@@ -165,6 +165,33 @@ typedef enum {
   BEACH_DEAD_LETTER_REASON_SESSION_EXPIRED, /*< nick=session_expired >*/
 } BeachDeadLetterReason;
 
+/**
+ * BeachFastPathRole:
+ * @BEACH_FAST_PATH_ROLE_OFFERER: creates the channels and the offer (the harness)
+ * @BEACH_FAST_PATH_ROLE_ANSWERER: answers an offer and receives the channels (the manager)
+ *
+ * Which end of a fast-path link a #BeachFastPathLink is.
+ */
+typedef enum {
+  BEACH_FAST_PATH_ROLE_OFFERER,  /*< nick=offerer >*/
+  BEACH_FAST_PATH_ROLE_ANSWERER, /*< nick=answerer >*/
+} BeachFastPathRole;
+
+/**
+ * BeachFastPathChannel:
+ * @BEACH_FAST_PATH_CHANNEL_ACTIONS: `mgr-actions`: manager to harness, ordered, reliable
+ * @BEACH_FAST_PATH_CHANNEL_ACKS: `mgr-acks`: harness to manager, ordered, reliable
+ * @BEACH_FAST_PATH_CHANNEL_STATE: `mgr-state`: harness to manager, unordered, no retransmits
+ *
+ * The three data channels of a fast-path link. The nick is the default
+ * label.
+ */
+typedef enum {
+  BEACH_FAST_PATH_CHANNEL_ACTIONS, /*< nick=mgr-actions >*/
+  BEACH_FAST_PATH_CHANNEL_ACKS,    /*< nick=mgr-acks >*/
+  BEACH_FAST_PATH_CHANNEL_STATE,   /*< nick=mgr-state >*/
+} BeachFastPathChannel;
+
 const gchar *beach_transport_mode_to_string (BeachTransportMode value);
 gboolean beach_transport_mode_from_string (const gchar *str,
                                            BeachTransportMode *out_value,
@@ -201,5 +228,13 @@ const gchar *beach_dead_letter_reason_to_string (BeachDeadLetterReason value);
 gboolean beach_dead_letter_reason_from_string (const gchar *str,
                                                BeachDeadLetterReason *out_value,
                                                GError **error);
+const gchar *beach_fast_path_role_to_string (BeachFastPathRole value);
+gboolean beach_fast_path_role_from_string (const gchar *str,
+                                           BeachFastPathRole *out_value,
+                                           GError **error);
+const gchar *beach_fast_path_channel_to_string (BeachFastPathChannel value);
+gboolean beach_fast_path_channel_from_string (const gchar *str,
+                                              BeachFastPathChannel *out_value,
+                                              GError **error);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "beach-enum-types.h"
 #include "beach-enums.h"
 #include "beach-error.h"
+#include "beach-fast-path-link.h"
 #include "beach-health.h"
 #include "beach-ids.h"
 #include "beach-state-diff.h"
