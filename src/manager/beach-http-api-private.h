@@ -27,6 +27,7 @@ struct _BeachHttpApi {
   BeachRouter *router;
   BeachMetrics *metrics;
   BeachEventHub *events;
+  BeachFastPath *fast_path;
 
   SoupServer *server;
   gchar *url;
@@ -88,6 +89,9 @@ void beach_http_handle_actions (BeachRequest *req);
 void beach_http_handle_poll (BeachRequest *req);
 void beach_http_handle_pending (BeachRequest *req);
 void beach_http_handle_ack (BeachRequest *req);
+void beach_http_handle_offer (BeachRequest *req);
+void beach_http_handle_ice_post (BeachRequest *req);
+void beach_http_handle_ice_get (BeachRequest *req);
 
 /* Parked polls (beach-http-actions.c). */
 void beach_http_parked_init (BeachHttpApi *self);

@@ -41,6 +41,9 @@ static const BeachRoute routes[] = {
   { "GET", "/sessions/:id/events", BEACH_AUTH_OPERATOR | BEACH_AUTH_LEASE, beach_http_handle_events },
   { "GET", "/sessions/:id/dead-letters", BEACH_AUTH_OPERATOR | BEACH_AUTH_LEASE, beach_http_handle_dead_letters },
   { "GET", "/events", BEACH_AUTH_OPERATOR, beach_http_handle_events },
+  { "POST", "/fastpath/sessions/:id/webrtc/offer", BEACH_AUTH_SESSION, beach_http_handle_offer },
+  { "POST", "/fastpath/sessions/:id/webrtc/ice", BEACH_AUTH_SESSION, beach_http_handle_ice_post },
+  { "GET", "/fastpath/sessions/:id/webrtc/ice", BEACH_AUTH_SESSION, beach_http_handle_ice_get },
 };
 
 G_DEFINE_FINAL_TYPE (BeachHttpApi, beach_http_api, G_TYPE_OBJECT)
@@ -466,6 +469,7 @@ beach_http_api_dispose (GObject *object)
   g_clear_object (&self->router);
   g_clear_object (&self->metrics);
   g_clear_object (&self->events);
+  g_clear_object (&self->fast_path);
   G_OBJECT_CLASS (beach_http_api_parent_class)->dispose (object);
 }
 
@@ -509,6 +513,12 @@ beach_http_api_new (const BeachConfig *config, BeachAuth *auth, BeachSessionRegi
   g_signal_connect (self->server, "request-finished", G_CALLBACK (on_request_finished), self);
   beach_http_parked_init (self);
   return self;
+}
+
+void
+beach_http_api_set_fast_path (BeachHttpApi *self, BeachFastPath *fast_path)
+{
+  g_set_object (&self->fast_path, fast_path);
 }
 
 /* Listens on ADDR:PORT (port 0 picks a free one) and records the URL. */

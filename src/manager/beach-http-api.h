@@ -22,6 +22,8 @@ BeachHttpApi *beach_http_api_new (const BeachConfig *config,
                                   BeachRouter *router,
                                   BeachMetrics *metrics,
                                   BeachEventHub *events);
+void beach_http_api_set_fast_path (BeachHttpApi *self,
+                                   BeachFastPath *fast_path);
 gboolean beach_http_api_listen (BeachHttpApi *self,
                                 const gchar *address,
                                 GError **error);

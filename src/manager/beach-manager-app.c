@@ -14,6 +14,7 @@
 #include "beach-auth.h"
 #include "beach-config.h"
 #include "beach-event-hub.h"
+#include "beach-fast-path.h"
 #include "beach-http-api.h"
 #include "beach-manager-app.h"
 #include "beach-memory-queue.h"
@@ -42,6 +43,7 @@ struct _BeachManagerApp {
   BeachEventHub *events;
   BeachSessionRegistry *registry;
   BeachRouter *router;
+  BeachFastPath *fast_path;
   BeachHttpApi *http;
 #ifdef BEACH_REDIS_BACKEND
   BeachRedisClient *redis;
@@ -76,6 +78,10 @@ on_quit_signal (gpointer user_data)
     self->shutting_down = TRUE;
     g_message ("shutting down on signal");
     g_clear_handle_id (&self->sweep_id, g_source_remove);
+    /* Hosts see their links close at once (channels first), not after a
+     * heartbeat timeout. */
+    if (self->fast_path != NULL)
+      beach_fast_path_shutdown (self->fast_path);
     beach_http_api_shutdown_async (self->http, on_http_shut_down, g_object_ref (self));
   }
   return G_SOURCE_CONTINUE;
@@ -227,12 +233,15 @@ build_services (BeachManagerApp *self, GError **error)
   beach_event_hub_set_limits (self->events, c->events_max_backlog, c->events_keepalive_secs);
   self->registry = beach_session_registry_new ();
   self->router = beach_router_new (c, self->registry, self->queue, self->metrics, self->events);
+  self->fast_path = beach_fast_path_new (c, self->registry, self->queue, self->metrics, self->events);
+  beach_router_set_fast_path (self->router, self->fast_path);
 #ifdef BEACH_REDIS_BACKEND
   if (self->store != NULL)
     beach_router_set_store (self->router, self->store, self->auth);
 #endif
   self->http = beach_http_api_new (c, self->auth, self->registry, self->queue, self->router,
                                    self->metrics, self->events);
+  beach_http_api_set_fast_path (self->http, self->fast_path);
   return beach_http_api_listen (self->http, c->listen, error);
 }
 
@@ -279,6 +288,7 @@ beach_manager_app_shutdown (GApplication *app)
   g_clear_handle_id (&self->sweep_id, g_source_remove);
   g_clear_object (&self->http);
   g_clear_object (&self->router);
+  g_clear_object (&self->fast_path);
   g_clear_object (&self->registry);
   g_clear_object (&self->events);
   g_clear_object (&self->metrics);

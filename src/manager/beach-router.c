@@ -23,6 +23,8 @@ struct _BeachRouter {
   BeachMetrics *metrics;
   BeachEventHub *events;
   BeachSessionStore *store; /* nullable: memory backend */
+  BeachFastPath *fast_path; /* nullable in unit tests */
+  GHashTable *deferred;     /* session id -> GQueue of GTask: calls waiting for a demotion */
   BeachAuth *auth;
 };
 
@@ -88,15 +90,24 @@ transition (BeachRouter *self, BeachSession *session, BeachTransport to, BeachTr
   beach_event_hub_publish (self->events, session->session_id, "transport", ev);
 }
 
-/* WIRE.md Routing step 4. */
-static BeachTransport
-desired_transport (BeachSession *session)
+static gboolean
+demoting (BeachRouter *self, BeachSession *session)
 {
+  return self->fast_path != NULL && beach_fast_path_is_demoting (self->fast_path, session);
+}
+
+/* WIRE.md Routing step 4. In-flight actions on their way to the queue
+ * count as queued: the host is about to be served by it. */
+static BeachTransport
+desired_transport (BeachRouter *self, BeachSession *session)
+{
+  gboolean backlog = session->pending > 0 || demoting (self, session);
+
   if (session->transport_mode == BEACH_TRANSPORT_MODE_HTTP_FALLBACK)
     return BEACH_TRANSPORT_HTTP_FALLBACK;
-  if (session->fast_path_ready && session->pending == 0)
+  if (session->fast_path_ready && !backlog)
     return BEACH_TRANSPORT_FAST_PATH;
-  if (session->pending > 0)
+  if (backlog)
     return BEACH_TRANSPORT_HTTP_FALLBACK;
   return BEACH_TRANSPORT_PENDING;
 }
@@ -104,7 +115,9 @@ desired_transport (BeachSession *session)
 void
 beach_router_update_transport (BeachRouter *self, BeachSession *session, BeachTransportReason reason)
 {
-  transition (self, session, desired_transport (session), reason);
+  transition (self, session, desired_transport (self, session), reason);
+  if (self->fast_path != NULL)
+    beach_fast_path_status_changed (self->fast_path, session);
 }
 
 static BeachSession *
@@ -213,6 +226,10 @@ beach_router_dispose (GObject *object)
   g_clear_object (&self->events);
   g_clear_object (&self->store);
   g_clear_object (&self->auth);
+  if (self->fast_path != NULL)
+    g_signal_handlers_disconnect_by_data (self->fast_path, self);
+  g_clear_object (&self->fast_path);
+  g_clear_pointer (&self->deferred, g_hash_table_unref);
   G_OBJECT_CLASS (beach_router_parent_class)->dispose (object);
 }
 
@@ -223,8 +240,15 @@ beach_router_class_init (BeachRouterClass *klass)
 }
 
 static void
+deferred_free (GQueue *q)
+{
+  g_queue_free_full (q, g_object_unref);
+}
+
+static void
 beach_router_init (BeachRouter *self)
 {
+  self->deferred = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) deferred_free);
 }
 
 BeachRouter *
@@ -305,12 +329,17 @@ beach_router_record_drop (BeachRouter *self, BeachSession *session, BeachDropRea
 typedef struct {
   BeachSession *session;
   guint count;
+  GPtrArray *actions;
+  BeachFallbackPolicy policy;
+  GStrvBuilder *in_flight_duplicates; /* nullable */
 } QueueData;
 
 static void
 queue_data_free (QueueData *d)
 {
   g_clear_object (&d->session);
+  g_clear_pointer (&d->actions, g_ptr_array_unref);
+  g_clear_pointer (&d->in_flight_duplicates, g_strv_builder_unref);
   g_free (d);
 }
 
@@ -341,41 +370,99 @@ enqueue_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     beach_metrics_counter_add (self->metrics, "actions_enqueued_total", labels,
                                g_strv_length (accepted));
   }
+  if (d->in_flight_duplicates != NULL) {
+    if (duplicates != NULL)
+      g_strv_builder_addv (d->in_flight_duplicates, (const gchar **) duplicates);
+    g_strfreev (duplicates);
+    duplicates = g_strv_builder_end (d->in_flight_duplicates);
+  }
   out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   g_ptr_array_add (out, g_steal_pointer (&accepted));
   g_ptr_array_add (out, g_steal_pointer (&duplicates));
   g_task_return_pointer (task, out, (GDestroyNotify) g_ptr_array_unref);
 }
 
+static void route_actions (BeachRouter *self, GTask *task);
+
 void
 beach_router_queue_actions_async (BeachRouter *self, BeachSession *session, GPtrArray *actions, BeachFallbackPolicy policy, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  GTask *task = g_task_new (self, NULL, callback, user_data);
   QueueData *d = g_new0 (QueueData, 1);
-  gboolean may_queue;
 
   d->session = g_object_ref (session);
   d->count = actions->len;
+  d->actions = g_ptr_array_ref (actions);
+  d->policy = policy;
   g_task_set_task_data (task, d, (GDestroyNotify) queue_data_free);
   g_task_set_source_tag (task, beach_router_queue_actions_async);
+  route_actions (self, task);
+}
 
-  /* Step 1 (the link) plugs in here once BeachFastPathLink exists. */
+/* Takes task. */
+static void
+route_actions (BeachRouter *self, GTask *task)
+{
+  QueueData *d = g_task_get_task_data (task);
+  BeachSession *session = d->session;
+  g_autoptr (GPtrArray) to_queue = NULL;
+  gboolean may_queue;
+
+  /* Actions of a dead link are on their way to the queue: newer ones wait
+   * behind them (WIRE.md Routing step 2). */
+  if (demoting (self, session)) {
+    GQueue *q = g_hash_table_lookup (self->deferred, session->session_id);
+
+    if (q == NULL) {
+      q = g_queue_new ();
+      g_hash_table_insert (self->deferred, g_strdup (session->session_id), q);
+    }
+    g_queue_push_tail (q, task);
+    return;
+  }
+
+  /* Step 1: a healthy link and an empty queue take the whole call. */
+  if (self->fast_path != NULL && session->transport_mode == BEACH_TRANSPORT_MODE_FAST_PATH && session->fast_path_ready && session->pending == 0) {
+    g_auto (GStrv) accepted = NULL;
+    g_auto (GStrv) duplicates = NULL;
+
+    if (beach_fast_path_send_actions (self->fast_path, session, d->actions, &accepted, &duplicates)) {
+      GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+
+      g_ptr_array_add (out, g_steal_pointer (&accepted));
+      g_ptr_array_add (out, g_steal_pointer (&duplicates));
+      g_task_return_pointer (task, out, (GDestroyNotify) g_ptr_array_unref);
+      g_object_unref (task);
+      return;
+    }
+  }
 
   /* Step 3: queue when the mode says so, the caller allows it, or a healthy
    * link still has a backlog ahead of these actions. */
-  may_queue = policy != BEACH_FALLBACK_POLICY_NEVER && (session->transport_mode == BEACH_TRANSPORT_MODE_HTTP_FALLBACK || policy == BEACH_FALLBACK_POLICY_ALLOW || (session->fast_path_ready && session->pending > 0));
+  may_queue = d->policy != BEACH_FALLBACK_POLICY_NEVER && (session->transport_mode == BEACH_TRANSPORT_MODE_HTTP_FALLBACK || d->policy == BEACH_FALLBACK_POLICY_ALLOW || (session->fast_path_ready && session->pending > 0));
   if (!may_queue) {
-    beach_router_record_drop (self, session, BEACH_DROP_REASON_FAST_PATH_NOT_READY, actions->len);
+    beach_router_record_drop (self, session, BEACH_DROP_REASON_FAST_PATH_NOT_READY, d->count);
     g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_FAST_PATH_NOT_READY,
-                             policy == BEACH_FALLBACK_POLICY_NEVER
+                             d->policy == BEACH_FALLBACK_POLICY_NEVER
                                ? "session %s has no healthy fast path and the call says \"fallback\":\"never\""
                                : "session %s has no healthy fast path; send \"fallback\":\"allow\" to queue for HTTP polling",
                              session->session_id);
+    g_object_unref (task);
     return;
   }
+  /* An id still in flight on the link is outstanding too. */
+  to_queue = g_ptr_array_new_with_free_func (g_object_unref);
+  d->in_flight_duplicates = g_strv_builder_new ();
+  for (guint i = 0; i < d->actions->len; i++) {
+    BeachAction *a = d->actions->pdata[i];
+
+    if (self->fast_path != NULL && beach_fast_path_is_in_flight (self->fast_path, session, beach_action_get_id (a)))
+      g_strv_builder_add (d->in_flight_duplicates, beach_action_get_id (a));
+    else
+      g_ptr_array_add (to_queue, g_object_ref (a));
+  }
   beach_fallback_queue_enqueue_async (self->queue, session->private_beach_id,
-                                      session->session_id, actions, NULL, enqueue_cb,
-                                      g_steal_pointer (&task));
+                                      session->session_id, to_queue, NULL, enqueue_cb, task);
 }
 
 gboolean
@@ -407,18 +494,31 @@ ack_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   }
   if (total > settled)
     beach_metrics_counter_add (self->metrics, "actions_ack_unknown_total", NULL, total - settled);
-  g_task_return_int (task, settled);
+  g_task_return_int (task, settled + GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "beach-settled")));
 }
 
-/* An ack settles its id wherever it is; with no link yet, that is the queue. */
+/* An ack settles its id wherever it is: in flight on the link, else in
+ * the queue. */
 void
 beach_router_ack_async (BeachRouter *self, BeachSession *session, GPtrArray *acks, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr (GPtrArray) rest = NULL;
+  guint settled = 0;
 
-  g_task_set_task_data (task, GUINT_TO_POINTER (acks->len), NULL);
+  if (self->fast_path != NULL)
+    rest = beach_fast_path_settle (self->fast_path, session, acks, &settled);
+  else
+    rest = g_ptr_array_ref (acks);
+  g_object_set_data (G_OBJECT (task), "beach-settled", GUINT_TO_POINTER (settled));
+  g_task_set_task_data (task, GUINT_TO_POINTER (rest->len), NULL);
+  if (rest->len == 0) {
+    g_task_return_int (task, settled);
+    g_object_unref (task);
+    return;
+  }
   beach_fallback_queue_ack_async (self->queue, session->private_beach_id,
-                                  session->session_id, acks, NULL, ack_cb, task);
+                                  session->session_id, rest, NULL, ack_cb, task);
 }
 
 gboolean
@@ -481,6 +581,10 @@ beach_router_delete_session_async (BeachRouter *self, BeachSession *session, Bea
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+  /* In-flight actions join the queue first (operations on one session
+   * run in order), so the drop dead-letters them too. */
+  if (self->fast_path != NULL)
+    beach_fast_path_close_session (self->fast_path, session, BEACH_TRANSPORT_REASON_SESSION_DELETED);
   beach_fallback_queue_drop_session_async (self->queue, session->private_beach_id,
                                            session->session_id, reason, NULL, drop_cb, task);
 }
@@ -882,4 +986,48 @@ beach_router_sweep_idle (BeachRouter *self, guint idle_secs)
                                          sweep_delete_cb, NULL);
     }
   }
+}
+
+/* -- fast path */
+
+static void
+on_link_changed (BeachFastPath *fp, const gchar *session_id, gint reason, BeachRouter *self)
+{
+  BeachSession *session = beach_session_registry_lookup (self->registry, session_id);
+
+  if (session != NULL)
+    beach_router_update_transport (self, session, (BeachTransportReason) reason);
+}
+
+/* A demotion finished: the transport follows the queue now, and calls that
+ * waited behind the demotion run in their order. */
+static void
+on_demoted (BeachFastPath *fp, const gchar *session_id, gint reason, BeachRouter *self)
+{
+  BeachSession *session = beach_session_registry_lookup (self->registry, session_id);
+  GQueue *q;
+
+  if (session != NULL)
+    beach_router_update_transport (self, session, (BeachTransportReason) reason);
+  if (beach_fast_path_is_demoting (fp, session))
+    return;
+  q = g_hash_table_lookup (self->deferred, session_id);
+  if (q == NULL)
+    return;
+  g_hash_table_steal (self->deferred, session_id);
+  {
+    g_autofree gchar *key = g_strdup (session_id);
+
+    while (!g_queue_is_empty (q))
+      route_actions (self, g_queue_pop_head (q));
+  }
+  g_queue_free (q);
+}
+
+void
+beach_router_set_fast_path (BeachRouter *self, BeachFastPath *fast_path)
+{
+  g_set_object (&self->fast_path, fast_path);
+  g_signal_connect (fast_path, "link-changed", G_CALLBACK (on_link_changed), self);
+  g_signal_connect (fast_path, "demoted", G_CALLBACK (on_demoted), self);
 }

@@ -8,6 +8,7 @@
 #include "beach-config.h"
 #include "beach-event-hub.h"
 #include "beach-fallback-queue.h"
+#include "beach-fast-path.h"
 #include "beach-metrics.h"
 #include "beach-session-registry.h"
 
@@ -117,6 +118,9 @@ void beach_router_persist_lease_async (BeachRouter *self,
 gboolean beach_router_persist_lease_finish (BeachRouter *self,
                                             GAsyncResult *result,
                                             GError **error);
+
+void beach_router_set_fast_path (BeachRouter *self,
+                                 BeachFastPath *fast_path);
 
 void beach_router_note_activity (BeachRouter *self,
                                  BeachSession *session);
