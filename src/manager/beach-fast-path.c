@@ -628,39 +628,48 @@ beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrAr
   SessionLinks *sl = links_for (self, session, FALSE);
   g_autoptr (GStrvBuilder) accepted = g_strv_builder_new ();
   g_autoptr (GStrvBuilder) duplicates = g_strv_builder_new ();
-  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) to_send = NULL;
   g_autofree gchar *plain = NULL;
+  BeachFastPathLink *link;
   gint64 now = now_ms ();
 
   if (sl == NULL || sl->primary == NULL || sl->demoting > 0 || beach_fast_path_link_get_health (sl->primary) != BEACH_LINK_HEALTH_HEALTHY)
     return FALSE;
+  link = sl->primary;
   plain = labels (sl, NULL, NULL);
+
+  /* The whole call is in flight before the first send: if a send fails,
+   * demotion moves every one of them, sent or not, to the queue in order,
+   * so none is ever accounted nowhere. */
+  to_send = g_ptr_array_new ();
   for (guint i = 0; i < actions->len; i++) {
     BeachAction *a = actions->pdata[i];
     const gchar *id = beach_action_get_id (a);
-    g_autoptr (JsonNode) frame = NULL;
-    g_autoptr (GError) error = NULL;
     InFlight *f;
 
-    if (g_hash_table_contains (sl->by_id, id) || g_hash_table_contains (seen, id)) {
+    if (g_hash_table_contains (sl->by_id, id)) {
       g_strv_builder_add (duplicates, id);
       continue;
     }
-    g_hash_table_add (seen, (gpointer) id);
-    frame = beach_action_to_json (a);
     f = g_new0 (InFlight, 1);
     f->action = g_object_ref (a);
     f->enqueued_ms = now;
     f->sent_us = g_get_monotonic_time ();
-    f->link = g_object_ref (sl->primary);
-    /* Recorded before the send: if the send fails, demotion finds it. */
+    f->link = g_object_ref (link);
     g_queue_push_tail (&sl->in_flight, f);
     g_hash_table_insert (sl->by_id, (gpointer) beach_action_get_id (f->action), sl->in_flight.tail);
     g_strv_builder_add (accepted, id);
-    if (!beach_fast_path_link_send (sl->primary, BEACH_FAST_PATH_CHANNEL_ACTIONS, "action", frame, &error)) {
-      g_message ("session %s: send failed (%s); demoting", sl->session_id, error->message);
-      demote (sl, sl->primary, BEACH_TRANSPORT_REASON_CHANNEL_CLOSED);
-      continue;
+    g_ptr_array_add (to_send, f->action);
+  }
+  for (guint i = 0; i < to_send->len; i++) {
+    g_autoptr (JsonNode) frame = beach_action_to_json (to_send->pdata[i]);
+    g_autoptr (GError) error = NULL;
+
+    if (!beach_fast_path_link_send (link, BEACH_FAST_PATH_CHANNEL_ACTIONS, "action", frame, &error)) {
+      g_message ("session %s: the link refused an action (%s); moving its in-flight actions to the queue",
+                 sl->session_id, error->message);
+      demote (sl, link, g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE) ? BEACH_TRANSPORT_REASON_CHANNEL_CLOSED : BEACH_TRANSPORT_REASON_ACK_TIMEOUT);
+      break;
     }
     beach_metrics_counter_add (self->metrics, "fastpath_actions_sent_total", plain, 1);
   }
@@ -802,6 +811,12 @@ beach_fast_path_init (BeachFastPath *self)
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) links_free);
 }
 
+static void
+on_session_removed (BeachSessionRegistry *registry, BeachSession *session, BeachFastPath *self)
+{
+  beach_fast_path_close_session (self, session, BEACH_TRANSPORT_REASON_SESSION_DELETED);
+}
+
 BeachFastPath *
 beach_fast_path_new (const BeachConfig *config, BeachSessionRegistry *registry, BeachFallbackQueue *queue, BeachMetrics *metrics, BeachEventHub *events)
 {
@@ -812,5 +827,8 @@ beach_fast_path_new (const BeachConfig *config, BeachSessionRegistry *registry, 
   self->queue = g_object_ref (queue);
   self->metrics = g_object_ref (metrics);
   self->events = g_object_ref (events);
+  /* However a session goes (deleted here, expired, deleted by another
+   * manager), its links go with it. */
+  g_signal_connect_object (registry, "session-removed", G_CALLBACK (on_session_removed), self, 0);
   return self;
 }
