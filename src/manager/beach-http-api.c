@@ -434,6 +434,15 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   goffset declared = soup_message_headers_get_content_length (
     soup_server_message_get_request_headers (msg));
 
+  /* libsoup 3.2.x (Debian 12 ships 3.2.3) never closes a keep-alive
+   * connection that the client closes while it is idle: the socket stays
+   * in CLOSE_WAIT and its fd is never freed, so a daemon with busy
+   * clients runs out of descriptors (fixed upstream in 3.3.0, commit
+   * d20c6601 "Don't leak idle connections closed by the client"). With
+   * no keep-alive there is no idle connection to lose: one TCP connect
+   * per request is cheap next to that. tests/e2e checks the fd count. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+
   if (declared > (goffset) self->config->body_bytes) {
     g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "unmatched");
     add_cors_headers (self, msg, FALSE);

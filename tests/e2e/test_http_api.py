@@ -855,6 +855,27 @@ class LifecycleTests(BeachTestCase):
         self.assertEqual(rc, 0, 'exit status after SIGTERM (None: still running after 5 s)')
         self.d.returncode = rc
 
+    def test_connections_do_not_leak_fds(self):
+        # libsoup 3.2.x keeps every idle keep-alive connection a client
+        # closes (CLOSE_WAIT, fd never freed); the daemon answers with
+        # "Connection: close" so there is none. Clients here keep their
+        # connection open, then close it, as browsers and SoupSession do.
+        import http.client
+        fd_dir = '/proc/%d/fd' % self.d.proc.pid
+        before = len(os.listdir(fd_dir))
+        for _ in range(300):
+            conn = http.client.HTTPConnection(self.d.host, self.d.port, timeout=5)
+            conn.request('GET', '/healthz', headers={'Connection': 'keep-alive'})
+            resp = conn.getresponse()
+            resp.read()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(resp.getheader('Connection'), 'close')
+            conn.close()
+        self.barrier()
+        after = len(os.listdir(fd_dir))
+        print('daemon fds: %d before, %d after 300 connections' % (before, after))
+        self.assertLess(after - before, 20, 'the daemon keeps closed connections open')
+
     def test_operator_token_file(self):
         d = self.start_daemon(operator_token=None)
         path = os.path.join(d.xdg, 'beach-manager', 'operator-token')
