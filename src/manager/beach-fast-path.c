@@ -158,6 +158,7 @@ update_in_flight_count (SessionLinks *sl)
 }
 
 static void arm_ack_timer (SessionLinks *sl);
+static void maybe_close_drained (SessionLinks *sl, BeachFastPathLink *link);
 
 typedef struct {
   BeachFastPath *self;
@@ -214,6 +215,15 @@ demote (SessionLinks *sl, BeachFastPathLink *link, BeachTransportReason reason)
   }
   update_in_flight_count (sl);
   arm_ack_timer (sl);
+  {
+    /* Replaced links with nothing left in flight have nothing to wait for. */
+    g_autoptr (GPtrArray) links = g_ptr_array_new_with_free_func (g_object_unref);
+
+    for (guint i = 0; i < sl->links->len; i++)
+      g_ptr_array_add (links, g_object_ref (sl->links->pdata[i]));
+    for (guint i = 0; i < links->len; i++)
+      maybe_close_drained (sl, links->pdata[i]);
+  }
   if (entries->len == 0) {
     g_signal_emit (self, signals[SIGNAL_DEMOTED], 0, sl->session_id, (gint) reason);
     return 0;
@@ -266,6 +276,35 @@ arm_ack_timer (SessionLinks *sl)
   sl->ack_timer_id = g_timeout_add ((guint) wait_ms, on_ack_timeout, sl);
 }
 
+static guint
+count_in_flight_on (SessionLinks *sl, BeachFastPathLink *link)
+{
+  guint n = 0;
+
+  for (GList *l = sl->in_flight.head; l != NULL; l = l->next)
+    n += ((InFlight *) l->data)->link == link ? 1 : 0;
+  return n;
+}
+
+static gboolean
+is_draining (BeachFastPathLink *link)
+{
+  return g_object_get_data (G_OBJECT (link), "beach-draining") != NULL;
+}
+
+static void close_link (SessionLinks *sl, BeachFastPathLink *link);
+
+/* A replaced link is closed once every action sent on it is settled. */
+static void
+maybe_close_drained (SessionLinks *sl, BeachFastPathLink *link)
+{
+  if (link != NULL && link != sl->primary && is_draining (link) && count_in_flight_on (sl, link) == 0) {
+    g_message ("session %s: replaced link %s has settled its actions, closing", sl->session_id,
+               beach_fast_path_link_get_link_id (link));
+    close_link (sl, link);
+  }
+}
+
 static void
 set_primary_gauges (SessionLinks *sl, gboolean healthy)
 {
@@ -298,12 +337,15 @@ promote (SessionLinks *sl, BeachFastPathLink *link)
   if (old == link || s == NULL)
     return;
   if (old != NULL) {
-    g_autoptr (BeachFastPathLink) hold = g_object_ref (old);
-
-    demote (sl, old, BEACH_TRANSPORT_REASON_LINK_REPLACED);
-    close_link (sl, old);
+    /* Make-before-break: the old link sends nothing more, but the acks of
+     * what it already carried are still on their way. It stays open until
+     * they are in (then it closes), or until it dies or an ack is late
+     * (then they move to the queue). Requeueing now would deliver twice. */
+    g_object_set_data (G_OBJECT (old), "beach-draining", GINT_TO_POINTER (1));
+    g_clear_object (&sl->primary);
   }
   sl->primary = g_object_ref (link);
+  maybe_close_drained (sl, old);
   sl->generation++;
   s->link_generation = sl->generation;
   s->fast_path_ready = TRUE;
@@ -340,8 +382,12 @@ on_link_health (BeachFastPathLink *link, GParamSpec *pspec, SessionLinks *sl)
     set_primary_gauges (sl, FALSE);
     if (demote (sl, link, reason) == 0)
       g_signal_emit (sl->owner, signals[SIGNAL_LINK_CHANGED], 0, sl->session_id, (gint) reason);
+  } else if (link != sl->primary && health != BEACH_LINK_HEALTH_CONNECTING && count_in_flight_on (sl, link) > 0) {
+    /* A replaced link died before its acks came in: what it carried goes
+     * to the queue. */
+    demote (sl, link, health == BEACH_LINK_HEALTH_CLOSED ? BEACH_TRANSPORT_REASON_CHANNEL_CLOSED : BEACH_TRANSPORT_REASON_LINK_REPLACED);
   }
-  if (health == BEACH_LINK_HEALTH_CLOSED)
+  if (health == BEACH_LINK_HEALTH_CLOSED || (link != sl->primary && is_draining (link) && health == BEACH_LINK_HEALTH_UNHEALTHY))
     close_link (sl, link);
 }
 
@@ -349,16 +395,19 @@ static gboolean
 settle_one (SessionLinks *sl, BeachActionAck *ack)
 {
   GList *l = g_hash_table_lookup (sl->by_id, beach_action_ack_get_id (ack));
+  g_autoptr (BeachFastPathLink) link = NULL;
   InFlight *f;
 
   if (l == NULL)
     return FALSE;
   f = l->data;
+  link = g_object_ref (f->link);
   publish_settled (sl, beach_action_ack_get_id (ack), beach_action_ack_get_status (ack),
                    beach_action_ack_get_error_code (ack), f->enqueued_ms);
   g_hash_table_remove (sl->by_id, beach_action_ack_get_id (ack));
   g_queue_delete_link (&sl->in_flight, l);
   in_flight_free (f);
+  maybe_close_drained (sl, link);
   return TRUE;
 }
 
@@ -516,7 +565,8 @@ beach_fast_path_offer_async (BeachFastPath *self, BeachSession *session, const g
   SessionLinks *sl = links_for (self, session, TRUE);
   const BeachConfig *c = self->config;
   g_autoptr (BeachFastPathLink) link = beach_fast_path_link_new (BEACH_FAST_PATH_ROLE_ANSWERER);
-  g_autofree gchar *link_id = g_strdup_printf ("l%u-%s", ++self->link_counter, g_uuid_string_random ());
+  g_autofree gchar *uuid = g_uuid_string_random ();
+  g_autofree gchar *link_id = g_strdup_printf ("l%u-%s", ++self->link_counter, uuid);
   guint candidates = 0;
 
   /* At most max_candidates links besides the primary: the oldest other
