@@ -809,6 +809,69 @@ beach_fast_path_close_session (BeachFastPath *self, BeachSession *session, Beach
   g_hash_table_remove (self->sessions, session->session_id);
 }
 
+static void
+link_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  guint left = GPOINTER_TO_UINT (g_task_get_task_data (task)) - 1;
+
+  beach_fast_path_link_close_finish (BEACH_FAST_PATH_LINK (source), result, NULL);
+  g_task_set_task_data (task, GUINT_TO_POINTER (left), NULL);
+  if (left == 0 && !g_task_get_completed (task))
+    g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+on_shutdown_deadline (gpointer user_data)
+{
+  GTask *task = user_data;
+
+  if (!g_task_get_completed (task))
+    g_task_return_boolean (task, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Closes every link gracefully (channels first, so hosts see it at once)
+ * and completes when they are closed, or after 1 s. */
+void
+beach_fast_path_shutdown_async (BeachFastPath *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr (GPtrArray) links = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    SessionLinks *sl = value;
+
+    while (sl->links->len > 0) {
+      BeachFastPathLink *link = sl->links->pdata[0];
+
+      g_signal_handlers_disconnect_by_data (link, sl);
+      g_object_set_data (G_OBJECT (link), "beach-links", NULL);
+      if (sl->primary == link)
+        g_clear_object (&sl->primary);
+      g_ptr_array_add (links, g_object_ref (link));
+      g_ptr_array_remove_index (sl->links, 0);
+    }
+  }
+  if (links->len == 0) {
+    g_task_return_boolean (task, TRUE);
+    return;
+  }
+  g_task_set_task_data (task, GUINT_TO_POINTER (links->len), NULL);
+  g_timeout_add_full (G_PRIORITY_DEFAULT, 1000, on_shutdown_deadline, g_object_ref (task), g_object_unref);
+  for (guint i = 0; i < links->len; i++)
+    beach_fast_path_link_close_async (links->pdata[i], NULL, link_closed_cb, g_object_ref (task));
+}
+
+gboolean
+beach_fast_path_shutdown_finish (BeachFastPath *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 void
 beach_fast_path_shutdown (BeachFastPath *self)
 {

@@ -82,5 +82,11 @@ void beach_fast_path_close_session (BeachFastPath *self,
                                     BeachSession *session,
                                     BeachTransportReason reason);
 void beach_fast_path_shutdown (BeachFastPath *self);
+void beach_fast_path_shutdown_async (BeachFastPath *self,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+gboolean beach_fast_path_shutdown_finish (BeachFastPath *self,
+                                          GAsyncResult *result,
+                                          GError **error);
 
 G_END_DECLS

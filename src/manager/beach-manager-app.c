@@ -69,6 +69,17 @@ on_http_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
   g_application_release (G_APPLICATION (self));
 }
 
+static void shut_down_http (BeachManagerApp *self);
+
+static void
+on_links_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (BeachManagerApp) self = user_data;
+
+  beach_fast_path_shutdown_finish (BEACH_FAST_PATH (source), result, NULL);
+  shut_down_http (self);
+}
+
 static gboolean
 on_quit_signal (gpointer user_data)
 {
@@ -79,12 +90,16 @@ on_quit_signal (gpointer user_data)
     g_message ("shutting down on signal");
     g_clear_handle_id (&self->sweep_id, g_source_remove);
     /* Hosts see their links close at once (channels first), not after a
-     * heartbeat timeout. */
-    if (self->fast_path != NULL)
-      beach_fast_path_shutdown (self->fast_path);
-    beach_http_api_shutdown_async (self->http, on_http_shut_down, g_object_ref (self));
+     * heartbeat timeout: the links close before the HTTP side goes. */
+    beach_fast_path_shutdown_async (self->fast_path, on_links_closed, g_object_ref (self));
   }
   return G_SOURCE_CONTINUE;
+}
+
+static void
+shut_down_http (BeachManagerApp *self)
+{
+  beach_http_api_shutdown_async (self->http, on_http_shut_down, g_object_ref (self));
 }
 
 static gboolean
