@@ -34,19 +34,11 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <gio/gio.h>
-#include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include "beach.h"
+#include "bench-util.h"
 
 #define PAYLOAD_BYTES 200
 #define BATCH         64
@@ -60,8 +52,6 @@
 #define RAW_BURST    64
 #define SESSION_ID   "fp"
 #define DETECT_LIMIT (10 * G_USEC_PER_SEC)
-
-static const gchar *const operator_token = "bench-operator-token-0123456789abcdef";
 
 /* -- shared state ---------------------------------------------------------- */
 
@@ -104,11 +94,6 @@ typedef struct {
   gint64 t_start_us;
 } Raw;
 
-typedef struct {
-  guint n;
-  gdouble p50, p99, p999, max, mean;
-} Lat;
-
 struct _Bench {
   GMainLoop *loop;
   GMutex lock;
@@ -130,9 +115,7 @@ struct _Bench {
   /* the daemon */
   gchar *manager;
   gchar *tmp;
-  GSubprocess *proc;
-  GDataInputStream *proc_out;
-  gchar *url;
+  BenchDaemon daemon;
   gchar *session_token;
   gchar *lease_token;
   GCancellable *sse_cancel;
@@ -143,13 +126,13 @@ struct _Bench {
   guint repeats;
 
   /* results */
-  Lat raw_lat, raw_deliver;
+  BenchLat raw_lat, raw_deliver;
   gdouble raw_per_s;
   guint raw_rejected;
   gint64 raw_cpu_us;
-  Lat m_deliver, m_ack, m_post;
-  Lat m_ack_leg;      /* peer has it -> action_settled read from SSE */
-  Lat m_after_answer; /* POST answer -> peer has it (clamped at 0) */
+  BenchLat m_deliver, m_ack, m_post;
+  BenchLat m_ack_leg;      /* peer has it -> action_settled read from SSE */
+  BenchLat m_after_answer; /* POST answer -> peer has it (clamped at 0) */
   guint m_not_fast_path;
   gdouble m_per_s, m_settled_per_s;
   guint m_rejected;
@@ -162,96 +145,11 @@ struct _Bench {
 /* -- small helpers --------------------------------------------------------- */
 
 static gint
-cmp_i64 (gconstpointer a, gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static gint
 cmp_double (gconstpointer a, gconstpointer b)
 {
   gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
 
   return x < y ? -1 : x > y;
-}
-
-static gdouble
-pct_ms (const gint64 *sorted, guint n, gdouble q)
-{
-  return sorted[MIN (n - 1, (guint) (n * q))] / 1000.0;
-}
-
-/* Sorts LAT[0..n) and fills OUT. */
-static void
-lat_stats (gint64 *lat, guint n, Lat *out)
-{
-  gdouble sum = 0;
-
-  for (guint i = 0; i < n; i++)
-    sum += (gdouble) lat[i];
-  qsort (lat, n, sizeof (gint64), cmp_i64);
-  out->n = n;
-  out->p50 = pct_ms (lat, n, 0.5);
-  out->p99 = pct_ms (lat, n, 0.99);
-  out->p999 = pct_ms (lat, n, 0.999);
-  out->max = lat[n - 1] / 1000.0;
-  out->mean = sum / n / 1000.0;
-}
-
-/* utime + stime of PID (0: this process) in µs, 0 when unknown. */
-static gint64
-proc_cpu_us (GPid pid)
-{
-  g_autofree gchar *path = pid == 0 ? g_strdup ("/proc/self/stat") : g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree gchar *text = NULL;
-  g_auto (GStrv) f = NULL;
-  const gchar *p;
-  long tck = sysconf (_SC_CLK_TCK);
-
-  if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL || tck <= 0)
-    return 0;
-  /* after "pid (comm)": state is field 3, utime 14, stime 15 */
-  f = g_strsplit (p + 2, " ", 16);
-  if (g_strv_length (f) < 14)
-    return 0;
-  return (gint64) (g_ascii_strtoull (f[11], NULL, 10) + g_ascii_strtoull (f[12], NULL, 10)) * G_USEC_PER_SEC / tck;
-}
-
-static GPid
-subprocess_pid (GSubprocess *proc)
-{
-  const gchar *id = proc != NULL ? g_subprocess_get_identifier (proc) : NULL;
-
-  return id != NULL ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
-}
-
-static void
-rm_rf (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-    const gchar *name;
-
-    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      rm_rf (child);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
-/* A daemon that outlives an aborted bench would keep its port. */
-static void
-die_with_parent (gpointer data)
-{
-#ifdef __linux__
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-#endif
 }
 
 /* "a17" -> 17 when the prefix matches, else G_MAXUINT */
@@ -415,7 +313,7 @@ daemon_status (void)
 
   if (daemon_proc == NULL)
     return g_strdup ("");
-  pid = subprocess_pid (daemon_proc);
+  pid = bench_subprocess_pid (daemon_proc);
   if (pid != 0) {
     g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
     g_autofree gchar *text = NULL;
@@ -431,56 +329,6 @@ daemon_status (void)
   return g_strdup_printf (" (the manager exited with status %d)", g_subprocess_get_exit_status (daemon_proc));
 }
 
-static SoupSession *
-new_soup_session (void)
-{
-  /* No proxy lookup for 127.0.0.1 (a NULL resolver means none). */
-  return soup_session_new_with_options ("proxy-resolver", NULL, NULL);
-}
-
-/* Returns the status; OUT gets the body. Transport errors are fatal. */
-static guint
-request (SoupSession *session, const gchar *method, const gchar *url, const gchar *token, const gchar *body, GBytes **out)
-{
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-
-  if (token != NULL) {
-    g_autofree gchar *auth = g_strdup_printf ("Bearer %s", token);
-
-    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-  }
-  if (body != NULL) {
-    g_autoptr (GBytes) bb = g_bytes_new (body, strlen (body));
-
-    soup_message_set_request_body_from_bytes (msg, "application/json", bb);
-  }
-  *out = soup_session_send_and_read (session, msg, NULL, &error);
-  if (*out == NULL) {
-    g_autofree gchar *why = daemon_status ();
-
-    g_error ("%s %s: %s%s", method, url, error->message, why);
-  }
-  return soup_message_get_status (msg);
-}
-
-static JsonNode *
-call (SoupSession *session, const gchar *method, const gchar *url, const gchar *token, const gchar *body)
-{
-  g_autoptr (GBytes) out = NULL;
-  g_autoptr (GError) error = NULL;
-  guint status = request (session, method, url, token, body, &out);
-  JsonNode *node;
-
-  if (status != 200)
-    g_error ("%s %s: HTTP %u: %.*s", method, url, status, (int) g_bytes_get_size (out),
-             (const char *) g_bytes_get_data (out, NULL));
-  node = json_from_string (g_bytes_get_data (out, NULL), &error);
-  if (node == NULL)
-    g_error ("bad JSON from %s: %s", url, error->message);
-  return node;
-}
-
 typedef struct {
   gboolean ready;
   gint64 in_flight;
@@ -490,8 +338,8 @@ typedef struct {
 static void
 get_pending (Bench *b, SoupSession *session, Pending *out)
 {
-  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/actions/pending", b->url, SESSION_ID);
-  g_autoptr (JsonNode) r = call (session, "GET", url, b->session_token, NULL);
+  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/actions/pending", b->daemon.url, SESSION_ID);
+  g_autoptr (JsonNode) r = bench_call (session, "GET", url, b->session_token, NULL);
   JsonObject *o = json_node_get_object (r);
 
   out->ready = json_object_get_boolean_member_with_default (o, "fast_path_ready", FALSE);
@@ -783,7 +631,7 @@ raw_free (gpointer data)
 static JsonNode *
 peer_post (Harness *h, const gchar *path, JsonObject *obj, GError **error)
 {
-  g_autofree gchar *url = g_strconcat (h->b->url, path, NULL);
+  g_autofree gchar *url = g_strconcat (h->b->daemon.url, path, NULL);
   g_autoptr (JsonNode) body = json_node_new (JSON_NODE_OBJECT);
   g_autofree gchar *text = NULL;
   g_autoptr (GBytes) out = NULL;
@@ -791,7 +639,7 @@ peer_post (Harness *h, const gchar *path, JsonObject *obj, GError **error)
 
   json_node_set_object (body, obj);
   text = json_to_string (body, FALSE);
-  status = request (h->http, "POST", url, h->b->session_token, text, &out);
+  status = bench_request (h->http, "POST", url, h->b->session_token, text, &out);
   if (status != 200) {
     g_set_error (error, BEACH_ERROR, BEACH_ERROR_FAILED, "POST %s: HTTP %u: %.*s", path, status,
                  (int) g_bytes_get_size (out), (const gchar *) g_bytes_get_data (out, NULL));
@@ -868,7 +716,7 @@ peer_start (gpointer data)
 {
   Harness *h = data;
 
-  h->http = new_soup_session ();
+  h->http = bench_soup_session_new ();
   h->early = g_ptr_array_new_with_free_func (g_free);
   h->health = BEACH_LINK_HEALTH_CONNECTING;
   h->link = beach_fast_path_link_new (BEACH_FAST_PATH_ROLE_OFFERER);
@@ -976,13 +824,13 @@ sse_thread (gpointer data)
   g_autoptr (GInputStream) stream = NULL;
   g_autoptr (GDataInputStream) lines = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/events", b->url, SESSION_ID);
-  g_autofree gchar *auth = g_strdup_printf ("Bearer %s", operator_token);
+  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/events", b->daemon.url, SESSION_ID);
+  g_autofree gchar *auth = g_strdup_printf ("Bearer %s", BENCH_OPERATOR_TOKEN);
   gboolean settled = FALSE;
   gchar *line;
 
   g_main_context_push_thread_default (ctx);
-  session = new_soup_session ();
+  session = bench_soup_session_new ();
   /* no timeout: the stream idles between actions */
   soup_session_set_timeout (session, 0);
   msg = soup_message_new ("GET", url);
@@ -1040,75 +888,39 @@ sse_thread (gpointer data)
 static void
 daemon_start (Bench *b, SoupSession *session)
 {
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *line = NULL;
-  g_autofree gchar *readyz = NULL;
-  g_autofree gchar *reg_url = NULL;
-  g_autofree gchar *lease_url = NULL;
-  g_autoptr (JsonNode) reg = NULL;
-  g_autoptr (JsonNode) lease = NULL;
-  gint64 deadline;
+  const gchar *argv[] = { b->manager, "--listen", "127.0.0.1:0", "--queue", "memory", NULL };
 
   b->tmp = g_dir_make_tmp ("beach-bench-XXXXXX", &error);
   if (b->tmp == NULL)
     g_error ("temporary directory: %s", error->message);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | (b->verbose ? 0 : G_SUBPROCESS_FLAGS_STDERR_SILENCE));
-  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", b->tmp, TRUE);
-  g_subprocess_launcher_setenv (launcher, "BEACH_MANAGER_TOKEN", operator_token, TRUE);
-  /* debug output would go to the stdout pipe, which nobody reads */
-  g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  b->proc = g_subprocess_launcher_spawn (launcher, &error, b->manager, "--listen", "127.0.0.1:0", "--queue", "memory", NULL);
-  if (b->proc == NULL) {
-    rm_rf (b->tmp);
+  if (!bench_daemon_spawn (&b->daemon, argv, b->tmp, BENCH_OPERATOR_TOKEN,
+                           (b->verbose ? BENCH_DAEMON_KEEP_STDERR : BENCH_DAEMON_NONE) | BENCH_DAEMON_NO_DEBUG_ENV | BENCH_DAEMON_DIE_WITH_PARENT,
+                           &error)) {
+    bench_rm_rf (b->tmp);
     g_error ("cannot start %s: %s", b->manager, error->message);
   }
-  daemon_proc = b->proc;
-  b->proc_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (b->proc));
-  while ((line = g_data_input_stream_read_line (b->proc_out, NULL, NULL, NULL)) != NULL && !g_str_has_prefix (line, "listening on "))
-    g_clear_pointer (&line, g_free);
-  if (line == NULL)
+  daemon_proc = b->daemon.proc;
+  if (!bench_daemon_read_url (&b->daemon))
     g_error ("the manager did not start");
-  b->url = g_strdup (line + strlen ("listening on "));
-
-  readyz = g_strdup_printf ("%s/readyz", b->url);
-  deadline = g_get_monotonic_time () + WAIT_US;
-  for (;;) {
-    g_autoptr (GBytes) body = NULL;
-
-    if (request (session, "GET", readyz, NULL, NULL, &body) == 200)
-      break;
-    if (g_get_monotonic_time () > deadline)
-      g_error ("the manager never became ready");
-    g_usleep (20000);
-  }
+  if (!bench_wait_ready (session, b->daemon.url, WAIT_US))
+    g_error ("the manager never became ready");
 
   /* a fast_path session: transport_mode left to its default */
-  reg_url = g_strdup_printf ("%s/sessions/register", b->url);
-  lease_url = g_strdup_printf ("%s/sessions/%s/controller/lease", b->url, SESSION_ID);
-  reg = call (session, "POST", reg_url, operator_token,
-              "{\"session_id\":\"" SESSION_ID "\",\"private_beach_id\":\"pb\",\"harness_type\":\"custom\","
-              "\"capabilities\":[],\"version\":\"1\"}");
-  b->session_token = g_strdup (json_object_get_string_member (json_node_get_object (reg), "session_token"));
-  lease = call (session, "POST", lease_url, operator_token, "{\"ttl_ms\":86400000}");
-  b->lease_token = g_strdup (json_object_get_string_member (json_node_get_object (lease), "controller_token"));
+  bench_open_session (session, b->daemon.url, BENCH_OPERATOR_TOKEN, SESSION_ID, NULL, &b->session_token,
+                      &b->lease_token);
 }
 
 static void
 daemon_stop (Bench *b)
 {
-  if (b->proc != NULL) {
-    g_subprocess_send_signal (b->proc, SIGTERM);
-    g_subprocess_wait (b->proc, NULL, NULL);
-    if (!g_subprocess_get_if_signaled (b->proc) && !(g_subprocess_get_if_exited (b->proc) && g_subprocess_get_exit_status (b->proc) == 0))
-      g_printerr ("bench-fastpath: warning: the manager did not exit cleanly\n");
-  }
+  if (!bench_daemon_stop (&b->daemon))
+    g_printerr ("bench-fastpath: warning: the manager did not exit cleanly\n");
   daemon_proc = NULL;
-  g_clear_object (&b->proc_out);
-  g_clear_object (&b->proc);
+  g_clear_object (&b->daemon.out);
+  g_clear_object (&b->daemon.proc);
   if (b->tmp != NULL)
-    rm_rf (b->tmp);
+    bench_rm_rf (b->tmp);
   g_clear_pointer (&b->tmp, g_free);
 }
 
@@ -1143,14 +955,14 @@ phase_raw (Bench *b)
     lat[i] = r->rtt_us[WARMUP + i];
     one_way[i] = b->recv_us[WARMUP + i] - r->sent_us[WARMUP + i];
   }
-  lat_stats (lat, b->n, &b->raw_lat);
-  lat_stats (one_way, b->n, &b->raw_deliver);
+  bench_lat_stats (lat, NULL, b->n, &b->raw_lat);
+  bench_lat_stats (one_way, NULL, b->n, &b->raw_deliver);
 
   /* throughput: as fast as send() takes them */
   track_reset (b, 0, target);
   set_acking (b, FALSE);
   r->t_count = b->t_count;
-  cpu0 = proc_cpu_us (0);
+  cpu0 = bench_proc_cpu_us (0);
   on_loop (b, raw_throughput_begin, r);
   for (;;) {
     guint64 seen = get_applied (b);
@@ -1160,7 +972,7 @@ phase_raw (Bench *b)
     if (!wait_for (b, pred_applied_progress, &seen, WAIT_US))
       g_error ("the raw throughput run stalled at %" G_GUINT64_FORMAT, seen);
   }
-  b->raw_cpu_us = proc_cpu_us (0) - cpu0;
+  b->raw_cpu_us = bench_proc_cpu_us (0) - cpu0;
   b->raw_per_s = b->t_count / ((b->applied_done_us - r->t_start_us) / (gdouble) G_USEC_PER_SEC);
   b->raw_rejected = r->rejected;
 
@@ -1177,7 +989,7 @@ static void
 manager_latency (Bench *b, SoupSession *session)
 {
   guint total = b->n + WARMUP;
-  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/actions", b->url, SESSION_ID);
+  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/actions", b->daemon.url, SESSION_ID);
   g_autofree gint64 *send_us = g_new0 (gint64, total);
   g_autofree gint64 *posted_us = g_new0 (gint64, total);
   g_autofree gint64 *deliver = g_new0 (gint64, b->n);
@@ -1194,7 +1006,7 @@ manager_latency (Bench *b, SoupSession *session)
     const gchar *transport;
 
     send_us[i] = g_get_monotonic_time ();
-    r = call (session, "POST", url, b->lease_token, body);
+    r = bench_call (session, "POST", url, b->lease_token, body);
     posted_us[i] = g_get_monotonic_time ();
     transport = json_object_get_string_member_with_default (json_node_get_object (r), "transport", "?");
     if (!g_str_equal (transport, "fast_path") && i >= WARMUP)
@@ -1213,26 +1025,26 @@ manager_latency (Bench *b, SoupSession *session)
     /* negative when the action beat the POST's own answer */
     after_answer[i] = MAX (0, b->recv_us[WARMUP + i] - posted_us[WARMUP + i]);
   }
-  lat_stats (deliver, b->n, &b->m_deliver);
-  lat_stats (acked, b->n, &b->m_ack);
-  lat_stats (post, b->n, &b->m_post);
-  lat_stats (ack_leg, b->n, &b->m_ack_leg);
-  lat_stats (after_answer, b->n, &b->m_after_answer);
+  bench_lat_stats (deliver, NULL, b->n, &b->m_deliver);
+  bench_lat_stats (acked, NULL, b->n, &b->m_ack);
+  bench_lat_stats (post, NULL, b->n, &b->m_post);
+  bench_lat_stats (ack_leg, NULL, b->n, &b->m_ack_leg);
+  bench_lat_stats (after_answer, NULL, b->n, &b->m_after_answer);
 }
 
 static void
 manager_throughput (Bench *b, SoupSession *session)
 {
-  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/actions", b->url, SESSION_ID);
+  g_autofree gchar *url = g_strdup_printf ("%s/sessions/%s/actions", b->daemon.url, SESSION_ID);
   guint64 target = b->t_count;
   guint sent = 0;
   gint64 start, cpu_d0, cpu_b0, settled_us;
-  GPid pid = subprocess_pid (b->proc);
+  GPid pid = bench_subprocess_pid (b->daemon.proc);
   Pending p = { 0 };
 
   track_reset (b, 0, target);
-  cpu_d0 = proc_cpu_us (pid);
-  cpu_b0 = proc_cpu_us (0);
+  cpu_d0 = bench_proc_cpu_us (pid);
+  cpu_b0 = bench_proc_cpu_us (0);
   start = g_get_monotonic_time ();
   while (sent < b->t_count) {
     guint m = MIN (BATCH, b->t_count - sent);
@@ -1247,7 +1059,7 @@ manager_throughput (Bench *b, SoupSession *session)
       g_string_append_printf (body, "%s{\"id\":\"t%u\",\"action_type\":\"terminal_write\",\"payload\":%s}",
                               j > 0 ? "," : "", sent + j, b->payload);
     g_string_append (body, "]}");
-    status = request (session, "POST", url, b->lease_token, body->str, &reply);
+    status = bench_request (session, "POST", url, b->lease_token, body->str, &reply);
     if (status == 429) {
       guint64 seen = get_applied (b);
 
@@ -1272,8 +1084,8 @@ manager_throughput (Bench *b, SoupSession *session)
     g_usleep (1000);
   }
   settled_us = g_get_monotonic_time ();
-  b->m_cpu_daemon_us = proc_cpu_us (pid) - cpu_d0;
-  b->m_cpu_bench_us = proc_cpu_us (0) - cpu_b0;
+  b->m_cpu_daemon_us = bench_proc_cpu_us (pid) - cpu_d0;
+  b->m_cpu_bench_us = bench_proc_cpu_us (0) - cpu_b0;
   b->m_per_s = b->t_count / ((b->applied_done_us - start) / (gdouble) G_USEC_PER_SEC);
   b->m_settled_per_s = b->t_count / ((settled_us - start) / (gdouble) G_USEC_PER_SEC);
 }
@@ -1346,7 +1158,7 @@ bench_thread (gpointer data)
   SoupSession *session;
 
   g_main_context_push_thread_default (ctx);
-  session = new_soup_session ();
+  session = bench_soup_session_new ();
   phase_raw (b);
   phase_manager (b, session);
   g_object_unref (session);
@@ -1464,7 +1276,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (manager == NULL)
-    manager = g_strdup (g_getenv ("BEACH_MANAGER") != NULL ? g_getenv ("BEACH_MANAGER") : "build/src/manager/beach-manager");
+    manager = bench_default_manager ();
   /* the plugin scan once, shared with the daemon (which inherits it) */
   if (g_getenv ("GST_REGISTRY") == NULL && g_file_test ("build", G_FILE_TEST_IS_DIR)) {
     g_autofree gchar *cwd = g_get_current_dir ();
@@ -1484,13 +1296,14 @@ main (int argc, char **argv)
   b.bytes = g_strnfill (PAYLOAD_BYTES - overhead, 'x');
   b.payload = g_strdup_printf ("{\"bytes\":\"%s\"}", b.bytes);
 
+  bench_set_failure_hint (daemon_status);
   thread = g_thread_new ("bench", bench_thread, &b);
   g_main_loop_run (b.loop);
   g_thread_join (thread);
 
   print_results (&b, (g_get_monotonic_time () - t0) / (gdouble) G_USEC_PER_SEC);
 
-  g_free (b.url);
+  bench_daemon_clear (&b.daemon);
   g_free (b.session_token);
   g_free (b.lease_token);
   g_free (b.recv_us);

@@ -23,18 +23,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <hiredis/hiredis.h>
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
+
+#include "bench-util.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (redisContext, redisFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (redisReply, freeReplyObject)
@@ -48,29 +40,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (redisReply, freeReplyObject)
 #define WARMUP       50
 #define ARRIVAL_WAIT (10 * G_USEC_PER_SEC)
 
-static const gchar *const operator_token = "bench-operator-token-0123456789abcdef";
-
 /* -- small helpers ------------------------------------------------------- */
-
-static gint
-cmp_i64 (gconstpointer a, gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static gdouble
-pct_ms (const gint64 *sorted, guint n, gdouble q)
-{
-  return sorted[MIN (n - 1, (guint) (n * q))] / 1000.0;
-}
-
-typedef struct {
-  guint n;
-  gdouble p50, p99, p999, max, mean;
-  gdouble after_p50, after_p99; /* from the POST's answer; memory/redis only */
-} Lat;
 
 typedef struct {
   gint64 daemon, redis, bench; /* CPU µs (user + system) */
@@ -87,90 +57,14 @@ typedef struct {
   GString *per_action; /* JSON object: command -> calls per action */
 } Tput;
 
-/* Sorts LAT[0..n) (and AFTER, when given) and fills OUT. */
-static void
-lat_stats (gint64 *lat, gint64 *after, guint n, Lat *out)
-{
-  gdouble sum = 0;
-
-  for (guint i = 0; i < n; i++)
-    sum += (gdouble) lat[i];
-  qsort (lat, n, sizeof (gint64), (int (*) (const void *, const void *)) cmp_i64);
-  out->n = n;
-  out->p50 = pct_ms (lat, n, 0.5);
-  out->p99 = pct_ms (lat, n, 0.99);
-  out->p999 = pct_ms (lat, n, 0.999);
-  out->max = lat[n - 1] / 1000.0;
-  out->mean = sum / n / 1000.0;
-  if (after != NULL) {
-    qsort (after, n, sizeof (gint64), (int (*) (const void *, const void *)) cmp_i64);
-    out->after_p50 = pct_ms (after, n, 0.5);
-    out->after_p99 = pct_ms (after, n, 0.99);
-  }
-}
-
-/* utime + stime of PID (0: this process) in µs, 0 when unknown. */
-static gint64
-proc_cpu_us (GPid pid)
-{
-  g_autofree gchar *path = pid == 0 ? g_strdup ("/proc/self/stat") : g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree gchar *text = NULL;
-  g_auto (GStrv) f = NULL;
-  const gchar *p;
-  long tck = sysconf (_SC_CLK_TCK);
-
-  if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL || tck <= 0)
-    return 0;
-  /* after "pid (comm)": state is field 3, utime 14, stime 15 */
-  f = g_strsplit (p + 2, " ", 16);
-  if (g_strv_length (f) < 14)
-    return 0;
-  return (gint64) (g_ascii_strtoull (f[11], NULL, 10) + g_ascii_strtoull (f[12], NULL, 10)) * G_USEC_PER_SEC / tck;
-}
-
-static GPid
-subprocess_pid (GSubprocess *proc)
-{
-  const gchar *id = proc != NULL ? g_subprocess_get_identifier (proc) : NULL;
-
-  return id != NULL ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
-}
-
 static void
 cpu_snapshot (GSubprocess *daemon, GSubprocess *redis, Cpu *c)
 {
-  GPid d = subprocess_pid (daemon), r = subprocess_pid (redis);
+  GPid d = bench_subprocess_pid (daemon), r = bench_subprocess_pid (redis);
 
-  c->daemon = d != 0 ? proc_cpu_us (d) : 0;
-  c->redis = r != 0 ? proc_cpu_us (r) : 0;
-  c->bench = proc_cpu_us (0);
-}
-
-static void
-rm_rf (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-    const gchar *name;
-
-    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      rm_rf (child);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
-/* A child that outlives an aborted bench would keep the port or socket. */
-static void
-die_with_parent (gpointer data)
-{
-#ifdef __linux__
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-#endif
+  c->daemon = d != 0 ? bench_proc_cpu_us (d) : 0;
+  c->redis = r != 0 ? bench_proc_cpu_us (r) : 0;
+  c->bench = bench_proc_cpu_us (0);
 }
 
 /* {"bytes":"xxx…"}, PAYLOAD_BYTES long */
@@ -181,72 +75,6 @@ make_payload (void)
   g_autofree gchar *xs = g_strnfill (PAYLOAD_BYTES - overhead, 'x');
 
   return g_strdup_printf ("{\"bytes\":\"%s\"}", xs);
-}
-
-/* -- HTTP ---------------------------------------------------------------- */
-
-static SoupSession *
-new_soup_session (void)
-{
-  /* No proxy lookup for 127.0.0.1 (a NULL resolver means none). */
-  return soup_session_new_with_options ("proxy-resolver", NULL, NULL);
-}
-
-/* Returns the status; OUT gets the body. Transport errors are fatal. */
-static guint
-request (SoupSession *session, const gchar *method, const gchar *url, const gchar *token, const gchar *body, GBytes **out)
-{
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-
-  if (token != NULL) {
-    g_autofree gchar *auth = g_strdup_printf ("Bearer %s", token);
-
-    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-  }
-  if (body != NULL) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  *out = soup_session_send_and_read (session, msg, NULL, &error);
-  if (*out == NULL)
-    g_error ("%s %s: %s", method, url, error->message);
-  return soup_message_get_status (msg);
-}
-
-static JsonNode *
-call (SoupSession *session, const gchar *method, const gchar *url, const gchar *token, const gchar *body)
-{
-  g_autoptr (GBytes) out = NULL;
-  g_autoptr (GError) error = NULL;
-  guint status = request (session, method, url, token, body, &out);
-  JsonNode *node;
-
-  if (status != 200)
-    g_error ("%s %s: HTTP %u: %.*s", method, url, status, (int) g_bytes_get_size (out),
-             (const char *) g_bytes_get_data (out, NULL));
-  node = json_from_string (g_bytes_get_data (out, NULL), &error);
-  if (node == NULL)
-    g_error ("bad JSON from %s: %s", url, error->message);
-  return node;
-}
-
-/* Registers http_fallback session SID and takes its controller lease. */
-static void
-open_session (SoupSession *session, const gchar *base, const gchar *sid, gchar **session_token, gchar **lease_token)
-{
-  g_autofree gchar *url = g_strdup_printf ("%s/sessions/register", base);
-  g_autofree gchar *lurl = g_strdup_printf ("%s/sessions/%s/controller/lease", base, sid);
-  g_autofree gchar *body = g_strdup_printf (
-    "{\"session_id\":\"%s\",\"private_beach_id\":\"pb\",\"harness_type\":\"custom\","
-    "\"capabilities\":[],\"version\":\"1\",\"transport_mode\":\"http_fallback\"}",
-    sid);
-  g_autoptr (JsonNode) reg = call (session, "POST", url, operator_token, body);
-  g_autoptr (JsonNode) lease = call (session, "POST", lurl, operator_token, "{\"ttl_ms\":86400000}");
-
-  *session_token = g_strdup (json_object_get_string_member (json_node_get_object (reg), "session_token"));
-  *lease_token = g_strdup (json_object_get_string_member (json_node_get_object (lease), "controller_token"));
 }
 
 /* -- the host side: long-poll, stamp, ack -------------------------------- */
@@ -316,9 +144,9 @@ host_thread (gpointer data)
   guint got = 0;
 
   g_main_context_push_thread_default (ctx);
-  session = new_soup_session ();
+  session = bench_soup_session_new ();
   while (got < h->n) {
-    g_autoptr (JsonNode) res = call (session, "GET", poll_url, h->session_token, NULL);
+    g_autoptr (JsonNode) res = bench_call (session, "GET", poll_url, h->session_token, NULL);
     JsonArray *actions = json_object_get_array_member (json_node_get_object (res), "actions");
     guint len = json_array_get_length (actions);
     gint64 now = g_get_monotonic_time ();
@@ -341,7 +169,7 @@ host_thread (gpointer data)
     }
     g_string_append_c (acks, ']');
     if (len > 0) {
-      g_autoptr (JsonNode) r = call (session, "POST", ack_url, h->session_token, acks->str);
+      g_autoptr (JsonNode) r = bench_call (session, "POST", ack_url, h->session_token, acks->str);
 
       h->polls++;
       g_mutex_lock (&h->lock);
@@ -358,10 +186,10 @@ host_thread (gpointer data)
 /* -- daemon runs --------------------------------------------------------- */
 
 static void
-daemon_latency (const gchar *base, guint n, Lat *out)
+daemon_latency (const gchar *base, guint n, BenchLat *out)
 {
   guint total = n + WARMUP;
-  g_autoptr (SoupSession) session = new_soup_session ();
+  g_autoptr (SoupSession) session = bench_soup_session_new ();
   g_autofree gchar *session_token = NULL;
   g_autofree gchar *lease_token = NULL;
   g_autofree gchar *actions_url = g_strdup_printf ("%s/sessions/lat/actions", base);
@@ -372,7 +200,7 @@ daemon_latency (const gchar *base, guint n, Lat *out)
   Host h;
   GThread *host;
 
-  open_session (session, base, "lat", &session_token, &lease_token);
+  bench_open_session (session, base, BENCH_OPERATOR_TOKEN, "lat", "http_fallback", &session_token, &lease_token);
   host_init (&h, total, BATCH, TRUE);
   h.url = base;
   h.session_id = "lat";
@@ -385,7 +213,7 @@ daemon_latency (const gchar *base, guint n, Lat *out)
     g_autoptr (JsonNode) r = NULL;
 
     send_us[i] = g_get_monotonic_time ();
-    r = call (session, "POST", actions_url, lease_token, body);
+    r = bench_call (session, "POST", actions_url, lease_token, body);
     posted_us[i] = g_get_monotonic_time ();
     if (g_async_queue_timeout_pop (h.arrivals, ARRIVAL_WAIT) == NULL)
       g_error ("action %u never arrived", i);
@@ -397,14 +225,14 @@ daemon_latency (const gchar *base, guint n, Lat *out)
     /* negative when the poll answer beat the POST's own answer */
     after[i] = MAX (0, h.recv_us[WARMUP + i] - posted_us[WARMUP + i]);
   }
-  lat_stats (lat, after, n, out);
+  bench_lat_stats (lat, after, n, out);
   host_clear (&h);
 }
 
 static void
 daemon_throughput (const gchar *base, guint count, Tput *out)
 {
-  g_autoptr (SoupSession) session = new_soup_session ();
+  g_autoptr (SoupSession) session = bench_soup_session_new ();
   g_autofree gchar *session_token = NULL;
   g_autofree gchar *lease_token = NULL;
   g_autofree gchar *actions_url = g_strdup_printf ("%s/sessions/tput/actions", base);
@@ -414,7 +242,7 @@ daemon_throughput (const gchar *base, guint count, Tput *out)
   guint sent = 0;
   gint64 start;
 
-  open_session (session, base, "tput", &session_token, &lease_token);
+  bench_open_session (session, base, BENCH_OPERATOR_TOKEN, "tput", "http_fallback", &session_token, &lease_token);
   host_init (&h, count, HOST_MAX, FALSE);
   h.url = base;
   h.session_id = "tput";
@@ -434,7 +262,7 @@ daemon_throughput (const gchar *base, guint count, Tput *out)
       g_string_append_printf (body, "%s{\"id\":\"a%u\",\"action_type\":\"terminal_write\",\"payload\":%s}",
                               j > 0 ? "," : "", sent + j, payload);
     g_string_append (body, "]}");
-    status = request (session, "POST", actions_url, lease_token, body->str, &reply);
+    status = bench_request (session, "POST", actions_url, lease_token, body->str, &reply);
     if (status == 429) {
       out->rejected++;
       wait_acked (&h.lock, &h.cond, &h.acked, 0, 0, TRUE);
@@ -453,54 +281,25 @@ daemon_throughput (const gchar *base, guint count, Tput *out)
   host_clear (&h);
 }
 
-typedef struct {
-  GSubprocess *proc;
-  GDataInputStream *out;
-  gchar *url;
-} Daemon;
-
 static void
-daemon_start (Daemon *d, const gchar *manager, const gchar *dir, const gchar *queue, const gchar *redis_url)
+daemon_start (BenchDaemon *d, const gchar *manager, const gchar *dir, const gchar *queue, const gchar *redis_url)
 {
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (SoupSession) session = new_soup_session ();
-  g_autofree gchar *line = NULL;
-  g_autofree gchar *readyz = NULL;
+  g_autoptr (SoupSession) session = bench_soup_session_new ();
   const gchar *argv[] = { manager, "--listen", "127.0.0.1:0", "--queue", queue, NULL, NULL, NULL };
-  gint64 deadline;
 
   if (redis_url != NULL) {
     argv[5] = "--redis-url";
     argv[6] = redis_url;
   }
   g_mkdir_with_parents (dir, 0700);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", dir, TRUE);
-  g_subprocess_launcher_setenv (launcher, "BEACH_MANAGER_TOKEN", operator_token, TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  d->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  if (d->proc == NULL)
+  if (!bench_daemon_spawn (d, argv, dir, BENCH_OPERATOR_TOKEN, BENCH_DAEMON_DIE_WITH_PARENT, &error))
     g_error ("cannot start %s: %s", manager, error->message);
-  d->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (d->proc));
-  while ((line = g_data_input_stream_read_line (d->out, NULL, NULL, NULL)) != NULL && !g_str_has_prefix (line, "listening on "))
-    g_clear_pointer (&line, g_free);
-  if (line == NULL)
+  if (!bench_daemon_read_url (d))
     g_error ("the %s manager did not start", queue);
-  d->url = g_strdup (line + strlen ("listening on "));
-
   /* 503 until the queue answers and (Redis) the token secret is read */
-  readyz = g_strdup_printf ("%s/readyz", d->url);
-  deadline = g_get_monotonic_time () + ARRIVAL_WAIT;
-  for (;;) {
-    g_autoptr (GBytes) body = NULL;
-
-    if (request (session, "GET", readyz, NULL, NULL, &body) == 200)
-      break;
-    if (g_get_monotonic_time () > deadline)
-      g_error ("the %s manager never became ready", queue);
-    g_usleep (20000);
-  }
+  if (!bench_wait_ready (session, d->url, ARRIVAL_WAIT))
+    g_error ("the %s manager never became ready", queue);
 }
 
 static void
@@ -508,19 +307,17 @@ stop_process (GSubprocess **proc, const gchar *what)
 {
   if (*proc == NULL)
     return;
-  g_subprocess_send_signal (*proc, SIGTERM);
-  g_subprocess_wait (*proc, NULL, NULL);
-  if (!g_subprocess_get_if_signaled (*proc) && !(g_subprocess_get_if_exited (*proc) && g_subprocess_get_exit_status (*proc) == 0))
+  if (!bench_process_stop (*proc))
     g_printerr ("bench-redis: warning: %s did not exit cleanly\n", what);
   g_clear_object (proc);
 }
 
 static void
-daemon_stop (Daemon *d, const gchar *what)
+daemon_stop (BenchDaemon *d, const gchar *what)
 {
-  stop_process (&d->proc, what);
-  g_clear_object (&d->out);
-  g_clear_pointer (&d->url, g_free);
+  if (!bench_daemon_stop (d))
+    g_printerr ("bench-redis: warning: %s did not exit cleanly\n", what);
+  bench_daemon_clear (d);
 }
 
 /* -- Redis --------------------------------------------------------------- */
@@ -553,7 +350,7 @@ redis_start (const gchar *server, const gchar *dir, const gchar *sock)
   gint64 deadline = g_get_monotonic_time () + ARRIVAL_WAIT;
 
   g_mkdir_with_parents (dir, 0700);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, bench_die_with_parent, NULL, NULL);
   proc = g_subprocess_launcher_spawn (launcher, &error, server, "--port", "0", "--unixsocket", sock, "--save", "",
                                       "--appendonly", "no", "--dir", dir, NULL);
   if (proc == NULL)
@@ -724,7 +521,7 @@ raw_value (gchar *buf, guint i)
 }
 
 static void
-raw_latency (const gchar *sock, guint n, Lat *out)
+raw_latency (const gchar *sock, guint n, BenchLat *out)
 {
   guint total = n + WARMUP;
   g_autoptr (redisContext) p = redis_connect (sock);
@@ -749,7 +546,7 @@ raw_latency (const gchar *sock, guint n, Lat *out)
   g_thread_join (consumer);
   for (guint i = 0; i < n; i++)
     lat[i] = r.recv_us[WARMUP + i] - send_us[WARMUP + i];
-  lat_stats (lat, NULL, n, out);
+  bench_lat_stats (lat, NULL, n, out);
   raw_end (&r);
 }
 
@@ -818,7 +615,7 @@ tput_end (const Cpu *c0, redisContext *ctl, GSubprocess *daemon, GSubprocess *re
 /* -- output -------------------------------------------------------------- */
 
 static void
-append_lat (GString *s, const Lat *l, gboolean after)
+append_lat (GString *s, const BenchLat *l, gboolean after)
 {
   g_string_append_printf (s, "\"actions\":%u,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"mean_ms\":%.3f",
                           l->n, l->p50, l->p99, l->p999, l->max, l->mean);
@@ -866,8 +663,8 @@ main (int argc, char **argv)
   g_autoptr (GString) json = g_string_new (NULL);
   g_autoptr (redisContext) ctl = NULL;
   GSubprocess *redis = NULL;
-  Daemon d = { 0 };
-  Lat mem_lat = { 0 }, red_lat = { 0 }, raw_lat = { 0 };
+  BenchDaemon d = { 0 };
+  BenchLat mem_lat = { 0 }, red_lat = { 0 }, raw_lat = { 0 };
   Tput mem_t = { 0 }, red_t = { 0 }, raw_t = { 0 };
   Cpu c0;
   gint64 t0 = g_get_monotonic_time ();
@@ -878,7 +675,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (manager == NULL)
-    manager = g_strdup (g_getenv ("BEACH_MANAGER") != NULL ? g_getenv ("BEACH_MANAGER") : "build/src/manager/beach-manager");
+    manager = bench_default_manager ();
   if (redis_server == NULL)
     redis_server = g_strdup ("redis-server");
 
@@ -919,7 +716,7 @@ main (int argc, char **argv)
 
   g_clear_pointer (&ctl, redisFree);
   stop_process (&redis, "redis-server");
-  rm_rf (tmp);
+  bench_rm_rf (tmp);
 
   g_string_append (json, "{\"bench\":\"redis\",\"memory\":{");
   append_lat (json, &mem_lat, TRUE);
