@@ -1636,6 +1636,117 @@ test_requeue_signals (Fixture *f)
   g_assert_cmpuint (count_events (f, m, EV_DEPTH_CHANGED, f->s2, NULL), ==, 0);
 }
 
+/* -- fast-path in-flight records */
+
+static guint
+q_recover (Fixture *f)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  guint requeued = G_MAXUINT;
+
+  beach_fallback_queue_recover_in_flight_async (f->queue, NULL, store_result_cb, f);
+  result = wait_result (f, "recover_in_flight");
+  g_assert_true (beach_fallback_queue_recover_in_flight_finish (f->queue, result, &requeued, &error));
+  g_assert_no_error (error);
+  return requeued;
+}
+
+static void
+track (Fixture *f, const gchar *sid, const gchar *id, gint64 expires_at_ms, gint64 enqueued_ms, guint64 seq)
+{
+  g_autoptr (BeachAction) action = action_new (id, expires_at_ms);
+
+  beach_fallback_queue_track_in_flight (f->queue, f->pb, sid, action, enqueued_ms, seq);
+}
+
+/* Opens the queue; FALSE (skipped) for a backend without in-flight
+ * records. */
+static gboolean
+open_in_flight (Fixture *f)
+{
+  if (!fixture_open (f))
+    return FALSE;
+  if (g_strcmp0 (beach_fallback_queue_get_backend_name (f->queue), "memory") == 0) {
+    g_test_skip ("the memory backend loses in-flight actions on a crash: nothing to recover");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+test_in_flight_recover (Fixture *f)
+{
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GPtrArray) other = NULL;
+  gint64 t = now_ms ();
+  Event *ev;
+  guint m;
+
+  if (!open_in_flight (f))
+    return;
+  enqueue_ok (f, f->s1, "q");
+  /* Recorded out of seq order; "b" left the table (acked). "q" is queued
+   * already: an earlier demotion got it there before the crash. The
+   * records are fire-and-forget, but on one connection, in order. */
+  track (f, f->s1, "c", -1, t - 1000, 30);
+  track (f, f->s1, "a", -1, t - 3000, 10);
+  track (f, f->s1, "b", -1, t - 2000, 20);
+  track (f, f->s1, "q", -1, t - 4000, 5);
+  track (f, f->s2, "x", t + 60000, t - 500, 1);
+  beach_fallback_queue_untrack_in_flight (f->queue, f->pb, f->s1, "b");
+
+  /* The queue keeps no in-flight state in memory: this object stands for
+   * the fresh one of a restarted manager on the same Redis. */
+  m = mark (f);
+  g_assert_cmpuint (q_recover (f), ==, 3);
+  ev = wait_event (f, m, EV_WAKE, f->s1, NULL, OP_TIMEOUT_MS);
+  g_assert_cmpstr (ev->private_beach_id, ==, f->pb);
+  wait_depth (f, m, f->s1, 3, 0);
+  wait_event (f, m, EV_WAKE, f->s2, NULL, OP_TIMEOUT_MS);
+  wait_depth (f, m, f->s2, 1, 0);
+
+  entries = q_read (f, f->s1, 10);
+  assert_entries (entries, "q", 1, "a", 1, "c", 1, NULL);
+  g_assert_cmpint (entry_at (entries, 1)->enqueued_ms, ==, t - 3000);
+  g_assert_cmpint (entry_at (entries, 2)->enqueued_ms, ==, t - 1000);
+  other = q_read (f, f->s2, 10);
+  assert_entries (other, "x", 1, NULL);
+  g_assert_cmpint (entry_at (other, 0)->enqueued_ms, ==, t - 500);
+  g_assert_cmpint (beach_action_get_expires_at_ms (entry_at (other, 0)->action), ==, t + 60000);
+
+  /* The records are gone: nothing twice. */
+  m = mark (f);
+  g_assert_cmpuint (q_recover (f), ==, 0);
+  assert_stats (f, f->s1, 3, 3);
+  g_assert_cmpuint (count_events (f, m, EV_WAKE, f->s1, NULL), ==, 0);
+}
+
+static void
+test_in_flight_expired (Fixture *f)
+{
+  g_autoptr (GPtrArray) entries = NULL;
+  gint64 t = now_ms ();
+  Event *ev;
+  guint m;
+
+  if (!open_in_flight (f))
+    return;
+  track (f, f->s1, "old", t - 1000, t - 5000, 1);
+  track (f, f->s1, "new", -1, t - 100, 2);
+  track (f, f->s1, "gone", -1, t - 100, 3);
+  beach_fallback_queue_untrack_in_flight (f->queue, f->pb, f->s1, "gone");
+  m = mark (f);
+  /* Settled expired, not queued; untracked ones are not recovered. */
+  g_assert_cmpuint (q_recover (f), ==, 1);
+  ev = wait_event (f, m, EV_SETTLED, f->s1, "old", OP_TIMEOUT_MS);
+  g_assert_cmpint (ev->code, ==, BEACH_ACK_STATUS_EXPIRED);
+  g_assert_cmpint (ev->enqueued_ms, ==, t - 5000);
+  entries = q_read (f, f->s1, 10);
+  assert_entries (entries, "new", 1, NULL);
+  g_assert_cmpuint (count_events (f, 0, EV_SETTLED, f->s1, "gone"), ==, 0);
+}
+
 /* -- registration */
 
 static const struct {
@@ -1673,6 +1784,8 @@ static const struct {
   { "/requeue/skips-outstanding", test_requeue_skips_outstanding },
   { "/requeue/expired", test_requeue_expired },
   { "/requeue/signals", test_requeue_signals },
+  { "/in-flight/recover", test_in_flight_recover },
+  { "/in-flight/expired", test_in_flight_expired },
 };
 
 void

@@ -81,10 +81,63 @@ beach_dead_letter_free (BeachDeadLetter *letter)
   g_free (letter);
 }
 
+/* Defaults of the optional vfuncs: nothing is kept, nothing recovered. */
+static void
+default_track_in_flight (BeachFallbackQueue *self,
+                         const gchar *private_beach_id,
+                         const gchar *session_id,
+                         BeachAction *action,
+                         gint64 enqueued_ms,
+                         guint64 seq)
+{
+}
+
+static void
+default_untrack_in_flight (BeachFallbackQueue *self,
+                           const gchar *private_beach_id,
+                           const gchar *session_id,
+                           const gchar *action_id)
+{
+}
+
+static void
+default_recover_in_flight_async (BeachFallbackQueue *self,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, default_recover_in_flight_async);
+  g_task_return_int (task, 0);
+}
+
+static gboolean
+default_recover_in_flight_finish (BeachFallbackQueue *self,
+                                  GAsyncResult *result,
+                                  guint *out_requeued,
+                                  GError **error)
+{
+  gssize n;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  n = g_task_propagate_int (G_TASK (result), error);
+  if (n < 0)
+    return FALSE;
+  if (out_requeued != NULL)
+    *out_requeued = (guint) n;
+  return TRUE;
+}
+
 static void
 beach_fallback_queue_class_init (BeachFallbackQueueClass *klass)
 {
   GType type = G_TYPE_FROM_CLASS (klass);
+
+  klass->track_in_flight = default_track_in_flight;
+  klass->untrack_in_flight = default_untrack_in_flight;
+  klass->recover_in_flight_async = default_recover_in_flight_async;
+  klass->recover_in_flight_finish = default_recover_in_flight_finish;
 
   /* No class closures: the class struct is frozen, and backends emit
    * through the helpers below rather than overriding handlers. */
@@ -506,6 +559,105 @@ beach_fallback_queue_requeue_finish (BeachFallbackQueue *self,
   g_return_val_if_fail (G_IS_ASYNC_RESULT (result), FALSE);
 
   return BEACH_FALLBACK_QUEUE_GET_CLASS (self)->requeue_finish (self, result, out_requeued, error);
+}
+
+/**
+ * beach_fallback_queue_track_in_flight:
+ * @self: a #BeachFallbackQueue
+ * @private_beach_id: the session's private beach
+ * @session_id: the session
+ * @action: the action just sent on the fast path
+ * @enqueued_ms: when it was accepted
+ * @seq: its place in the session's send order, increasing
+ *
+ * Records @action as in flight, so that a manager that crashes does not
+ * lose it; fire-and-forget. The memory backend keeps nothing: it loses
+ * in-flight actions on a crash.
+ */
+void
+beach_fallback_queue_track_in_flight (BeachFallbackQueue *self,
+                                      const gchar *private_beach_id,
+                                      const gchar *session_id,
+                                      BeachAction *action,
+                                      gint64 enqueued_ms,
+                                      guint64 seq)
+{
+  g_return_if_fail (BEACH_IS_FALLBACK_QUEUE (self));
+  g_return_if_fail (private_beach_id != NULL);
+  g_return_if_fail (session_id != NULL);
+  g_return_if_fail (BEACH_IS_ACTION (action));
+
+  BEACH_FALLBACK_QUEUE_GET_CLASS (self)->track_in_flight (self, private_beach_id, session_id, action, enqueued_ms, seq);
+}
+
+/**
+ * beach_fallback_queue_untrack_in_flight:
+ * @self: a #BeachFallbackQueue
+ * @private_beach_id: the session's private beach
+ * @session_id: the session
+ * @action_id: the action that left the in-flight table
+ *
+ * Forgets the record of beach_fallback_queue_track_in_flight(); call it
+ * only once the action is settled or safely in the queue.
+ * Fire-and-forget.
+ */
+void
+beach_fallback_queue_untrack_in_flight (BeachFallbackQueue *self,
+                                        const gchar *private_beach_id,
+                                        const gchar *session_id,
+                                        const gchar *action_id)
+{
+  g_return_if_fail (BEACH_IS_FALLBACK_QUEUE (self));
+  g_return_if_fail (private_beach_id != NULL);
+  g_return_if_fail (session_id != NULL);
+  g_return_if_fail (action_id != NULL);
+
+  BEACH_FALLBACK_QUEUE_GET_CLASS (self)->untrack_in_flight (self, private_beach_id, session_id, action_id);
+}
+
+/**
+ * beach_fallback_queue_recover_in_flight_async:
+ * @self: a #BeachFallbackQueue
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the count requeued
+ * @user_data: data for @callback
+ *
+ * At start-up: moves every in-flight record left behind by a crashed
+ * manager to its session's queue, in send order; see
+ * #BeachFallbackQueueClass.recover_in_flight_async.
+ */
+void
+beach_fallback_queue_recover_in_flight_async (BeachFallbackQueue *self,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data)
+{
+  g_return_if_fail (BEACH_IS_FALLBACK_QUEUE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  BEACH_FALLBACK_QUEUE_GET_CLASS (self)->recover_in_flight_async (self, cancellable, callback, user_data);
+}
+
+/**
+ * beach_fallback_queue_recover_in_flight_finish:
+ * @self: a #BeachFallbackQueue
+ * @result: the #GAsyncResult
+ * @out_requeued: (out) (optional): how many entries were appended
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success; %FALSE with %BEACH_ERROR_UNAVAILABLE when the
+ *   backend is down (what was not recovered stays recorded)
+ */
+gboolean
+beach_fallback_queue_recover_in_flight_finish (BeachFallbackQueue *self,
+                                               GAsyncResult *result,
+                                               guint *out_requeued,
+                                               GError **error)
+{
+  g_return_val_if_fail (BEACH_IS_FALLBACK_QUEUE (self), FALSE);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), FALSE);
+
+  return BEACH_FALLBACK_QUEUE_GET_CLASS (self)->recover_in_flight_finish (self, result, out_requeued, error);
 }
 
 /**

@@ -173,7 +173,40 @@ struct _BeachFallbackQueueClass {
   gboolean (*is_available) (BeachFallbackQueue *self);
   const gchar *(*get_backend_name) (BeachFallbackQueue *self);
 
-  gpointer padding[6];
+  /* Crash safety of the fast path (WIRE.md Routing step 1). Optional: the
+   * defaults do nothing and recover none, so the memory backend loses
+   * in-flight actions on a crash (it loses its queue too).
+   *
+   * track_in_flight records @action as sent on the fast path, @seq
+   * increasing per session in send order; untrack_in_flight forgets it once
+   * it left the in-flight table (acked, or requeued: the requeue must have
+   * completed first, so that the action is never only in memory). Both are
+   * fire-and-forget: failures are logged, rate-limited, never reported. */
+  void (*track_in_flight) (BeachFallbackQueue *self,
+                           const gchar *private_beach_id,
+                           const gchar *session_id,
+                           BeachAction *action,
+                           gint64 enqueued_ms,
+                           guint64 seq);
+  void (*untrack_in_flight) (BeachFallbackQueue *self,
+                             const gchar *private_beach_id,
+                             const gchar *session_id,
+                             const gchar *action_id);
+
+  /* At start-up: every session's in-flight records left by a crashed
+   * manager go back to its queue in seq order, like requeue_async (no cap,
+   * enqueued_ms kept, outstanding ids skipped, expired ones settled), and
+   * the records are deleted. Returns how many entries were appended. */
+  void (*recover_in_flight_async) (BeachFallbackQueue *self,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+  gboolean (*recover_in_flight_finish) (BeachFallbackQueue *self,
+                                        GAsyncResult *result,
+                                        guint *out_requeued,
+                                        GError **error);
+
+  gpointer padding[2];
 };
 
 /* Signals (all on the main context):
@@ -269,6 +302,24 @@ gboolean beach_fallback_queue_requeue_finish (BeachFallbackQueue *self,
                                               GAsyncResult *result,
                                               guint *out_requeued,
                                               GError **error);
+void beach_fallback_queue_track_in_flight (BeachFallbackQueue *self,
+                                           const gchar *private_beach_id,
+                                           const gchar *session_id,
+                                           BeachAction *action,
+                                           gint64 enqueued_ms,
+                                           guint64 seq);
+void beach_fallback_queue_untrack_in_flight (BeachFallbackQueue *self,
+                                             const gchar *private_beach_id,
+                                             const gchar *session_id,
+                                             const gchar *action_id);
+void beach_fallback_queue_recover_in_flight_async (BeachFallbackQueue *self,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback,
+                                                   gpointer user_data);
+gboolean beach_fallback_queue_recover_in_flight_finish (BeachFallbackQueue *self,
+                                                        GAsyncResult *result,
+                                                        guint *out_requeued,
+                                                        GError **error);
 gboolean beach_fallback_queue_is_available (BeachFallbackQueue *self);
 const gchar *beach_fallback_queue_get_backend_name (BeachFallbackQueue *self);
 const BeachQueueConfig *beach_fallback_queue_get_config (BeachFallbackQueue *self);

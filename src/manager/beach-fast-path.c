@@ -34,6 +34,7 @@ typedef struct {
   guint demoting; /* requeues under way */
   guint64 generation;
   gchar *pinged_status; /* what the last ping said */
+  guint64 send_seq;     /* last seq of the queue's in-flight records */
 } SessionLinks;
 
 struct _BeachFastPath {
@@ -162,8 +163,10 @@ static void maybe_close_drained (SessionLinks *sl, BeachFastPathLink *link);
 
 typedef struct {
   BeachFastPath *self;
+  gchar *private_beach_id;
   gchar *session_id;
   BeachTransportReason reason;
+  GStrv ids; /* the requeued actions, to untrack once they are queued */
 } RequeueData;
 
 static void
@@ -179,11 +182,20 @@ requeue_cb (GObject *source, GAsyncResult *result, gpointer user_data)
      * the log. Say so loudly; there is nowhere else to put them. */
     g_critical ("session %s: could not move in-flight actions to the queue: %s",
                 d->session_id, error->message);
+  else
+    /* Only now are they in the queue: the in-flight records go last, so
+     * that a crash never finds them in memory only. On failure the records
+     * stay, and a restart requeues them. */
+    for (guint i = 0; d->ids[i] != NULL; i++)
+      beach_fallback_queue_untrack_in_flight (BEACH_FALLBACK_QUEUE (source), d->private_beach_id,
+                                              d->session_id, d->ids[i]);
   if (sl != NULL && sl->demoting > 0)
     sl->demoting--;
   g_signal_emit (d->self, signals[SIGNAL_DEMOTED], 0, d->session_id, (gint) d->reason);
   g_object_unref (d->self);
+  g_free (d->private_beach_id);
   g_free (d->session_id);
+  g_strfreev (d->ids);
   g_free (d);
 }
 
@@ -242,8 +254,12 @@ demote (SessionLinks *sl, BeachFastPathLink *link, BeachTransportReason reason)
   g_signal_emit (self, signals[SIGNAL_LINK_CHANGED], 0, sl->session_id, (gint) reason);
   d = g_new0 (RequeueData, 1);
   d->self = g_object_ref (self);
+  d->private_beach_id = g_strdup (sl->private_beach_id);
   d->session_id = g_strdup (sl->session_id);
   d->reason = reason;
+  d->ids = g_new0 (gchar *, entries->len + 1);
+  for (guint i = 0; i < entries->len; i++)
+    d->ids[i] = g_strdup (beach_action_get_id (((BeachQueueEntry *) entries->pdata[i])->action));
   beach_fallback_queue_requeue_async (self->queue, sl->private_beach_id, sl->session_id, entries,
                                       NULL, requeue_cb, d);
   return entries->len;
@@ -404,6 +420,8 @@ settle_one (SessionLinks *sl, BeachActionAck *ack)
   link = g_object_ref (f->link);
   publish_settled (sl, beach_action_ack_get_id (ack), beach_action_ack_get_status (ack),
                    beach_action_ack_get_error_code (ack), f->enqueued_ms);
+  beach_fallback_queue_untrack_in_flight (sl->owner->queue, sl->private_beach_id, sl->session_id,
+                                          beach_action_ack_get_id (ack));
   g_hash_table_remove (sl->by_id, beach_action_ack_get_id (ack));
   g_queue_delete_link (&sl->in_flight, l);
   in_flight_free (f);
@@ -672,6 +690,16 @@ beach_fast_path_get_local_candidates (BeachFastPath *self, BeachSession *session
 
 /* -- routing */
 
+/* Increasing per session, and across restarts too (wall-clock µs unless
+ * sends come faster), so that in-flight records left behind by an earlier
+ * run sort before this run's. Stays below 2^53: exact in Lua. */
+static guint64
+next_seq (SessionLinks *sl)
+{
+  sl->send_seq = MAX (sl->send_seq + 1, (guint64) MAX (0, g_get_real_time ()));
+  return sl->send_seq;
+}
+
 gboolean
 beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrArray *actions, GStrv *out_accepted, GStrv *out_duplicates)
 {
@@ -710,6 +738,10 @@ beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrAr
     g_hash_table_insert (sl->by_id, (gpointer) beach_action_get_id (f->action), sl->in_flight.tail);
     g_strv_builder_add (accepted, id);
     g_ptr_array_add (to_send, f->action);
+    /* Recorded before the send, so that no action is ever on the wire and
+     * only in this process (a no-op with the memory backend). */
+    beach_fallback_queue_track_in_flight (self->queue, sl->private_beach_id, sl->session_id, f->action,
+                                          f->enqueued_ms, next_seq (sl));
   }
   for (guint i = 0; i < to_send->len; i++) {
     g_autoptr (JsonNode) frame = beach_action_to_json (to_send->pdata[i]);

@@ -48,6 +48,7 @@ struct _BeachManagerApp {
 #ifdef BEACH_REDIS_BACKEND
   BeachRedisClient *redis;
   BeachSessionStore *store;
+  gboolean in_flight_recovered; /* recovery started (once per run) */
 #endif
 
   guint sigint_id;
@@ -206,13 +207,43 @@ secret_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 /* Every (re)connection re-reads the secret: a fresh Redis gets ours (SET
  * NX), an existing one gives us the deployment's. */
 static void
+recover_in_flight_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  guint requeued = 0;
+
+  if (!beach_fallback_queue_recover_in_flight_finish (BEACH_FALLBACK_QUEUE (source), result, &requeued, &error))
+    g_warning ("fast-path in-flight actions left by an earlier manager were not all recovered: %s",
+               error->message);
+  else if (requeued > 0)
+    g_message ("recovered %u fast-path in-flight actions left by an earlier manager into the fallback queue",
+               requeued);
+  else
+    g_debug ("no fast-path in-flight actions to recover");
+}
+
+static void
 on_redis_connected (BeachRedisClient *client, GParamSpec *pspec, BeachManagerApp *self)
 {
   gboolean up = beach_redis_client_get_connected (client);
 
   beach_metrics_gauge_set (self->metrics, "redis_available", NULL, up ? 1 : 0);
-  if (up)
-    beach_session_store_secret_async (self->store, secret_cb, g_object_ref (self));
+  if (!up)
+    return;
+  beach_session_store_secret_async (self->store, secret_cb, g_object_ref (self));
+  /* Once, at the first connection: the in-flight records of a manager that
+   * crashed go back to their queues (WIRE.md Routing step 1). Every record
+   * on this Redis is taken, which is right only while one manager serves
+   * it: with several managers (the scale-out issue) recovery must first
+   * check each session's owner key and leave a live owner's records alone.
+   * For now a manager recovers only at its own start. Links may connect
+   * while the scan runs: an action this manager sends meanwhile could be
+   * requeued too (the ids hash keeps the queue from holding it twice, but
+   * it may reach the host by both paths). */
+  if (!self->in_flight_recovered) {
+    self->in_flight_recovered = TRUE;
+    beach_fallback_queue_recover_in_flight_async (self->queue, NULL, recover_in_flight_cb, NULL);
+  }
 }
 #endif
 

@@ -122,16 +122,18 @@ session_tag (const gchar *private_beach_id, const gchar *session_id)
   return g_strdup_printf ("{%s:%s}", private_beach_id, session_id);
 }
 
-/* KEYS of every script: actions, ids, dead. */
+/* KEYS of every script: actions, ids, dead, inflight (the fast path's
+ * in-flight records, WIRE.md Routing step 1). */
 static GStrv
 session_keys (BeachRedisQueue *self, const gchar *private_beach_id, const gchar *session_id)
 {
   g_autofree gchar *tag = session_tag (private_beach_id, session_id);
-  GStrv keys = g_new0 (gchar *, 4);
+  GStrv keys = g_new0 (gchar *, 5);
 
   keys[0] = g_strdup_printf ("%s:%s:actions", self->prefix, tag);
   keys[1] = g_strdup_printf ("%s:%s:ids", self->prefix, tag);
   keys[2] = g_strdup_printf ("%s:%s:dead", self->prefix, tag);
+  keys[3] = g_strdup_printf ("%s:%s:inflight", self->prefix, tag);
   return keys;
 }
 
@@ -1286,20 +1288,15 @@ refresh_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
   outbox_flush (op->queue, &out);
 }
 
-/* "PREFIX:wake:{P:S}" → P, S. */
+/* "{P:S}" (@len bytes at @tag) → P, S. */
 static gboolean
-parse_wake_channel (BeachRedisQueue *self, const gchar *channel, gchar **out_private_beach_id, gchar **out_session_id)
+parse_tag (const gchar *tag, gsize len, gchar **out_private_beach_id, gchar **out_session_id)
 {
-  const gchar *tag, *colon;
-  gsize len;
+  const gchar *colon;
 
-  if (channel == NULL || !g_str_has_prefix (channel, self->wake_prefix))
-    return FALSE;
-  tag = channel + strlen (self->wake_prefix);
-  len = strlen (tag);
   if (len < 5 || tag[0] != '{' || tag[len - 1] != '}')
     return FALSE;
-  colon = strchr (tag, ':');
+  colon = memchr (tag, ':', len);
   if (colon == NULL)
     return FALSE;
   *out_private_beach_id = g_strndup (tag + 1, colon - tag - 1);
@@ -1310,6 +1307,18 @@ parse_wake_channel (BeachRedisQueue *self, const gchar *channel, gchar **out_pri
     return FALSE;
   }
   return TRUE;
+}
+
+/* "PREFIX:wake:{P:S}" → P, S. */
+static gboolean
+parse_wake_channel (BeachRedisQueue *self, const gchar *channel, gchar **out_private_beach_id, gchar **out_session_id)
+{
+  const gchar *tag;
+
+  if (channel == NULL || !g_str_has_prefix (channel, self->wake_prefix))
+    return FALSE;
+  tag = channel + strlen (self->wake_prefix);
+  return parse_tag (tag, strlen (tag), out_private_beach_id, out_session_id);
 }
 
 static void
@@ -1340,6 +1349,284 @@ on_connected_changed (GObject *client, GParamSpec *pspec, gpointer user_data)
     return;
   self->available = available;
   beach_fallback_queue_emit_availability_changed (BEACH_FALLBACK_QUEUE (self), available);
+}
+
+/* -- fast-path in-flight records (WIRE.md Routing step 1) */
+
+static gchar *wake_pattern (const gchar *wake_prefix);
+
+static void
+in_flight_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autofree gchar *what = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BeachRedisReply) reply = beach_redis_client_command_finish (BEACH_REDIS_CLIENT (source), res, &error);
+
+  if (reply == NULL)
+    warn_limited ("%s: %s", what, error->message);
+  else if (reply->type == BEACH_REDIS_REPLY_ERROR)
+    warn_limited ("%s: Redis refused: %s", what, reply->str != NULL ? reply->str : "");
+}
+
+static gchar *
+in_flight_key (BeachRedisQueue *self, const gchar *private_beach_id, const gchar *session_id)
+{
+  return g_strdup_printf ("%s:{%s:%s}:inflight", self->prefix, private_beach_id, session_id);
+}
+
+/* One HSET per send; hiredis pipelines them. "action" goes last: the
+ * recovery script takes its text as is (beach-redis-scripts.h). */
+static void
+beach_redis_queue_track_in_flight (BeachFallbackQueue *queue,
+                                   const gchar *private_beach_id,
+                                   const gchar *session_id,
+                                   BeachAction *action,
+                                   gint64 enqueued_ms,
+                                   guint64 seq)
+{
+  BeachRedisQueue *self = BEACH_REDIS_QUEUE (queue);
+  g_autofree gchar *key = NULL;
+  g_autofree gchar *json = NULL;
+  g_autofree gchar *value = NULL;
+
+  if (!check_session_ids (private_beach_id, session_id, NULL))
+    return;
+  key = in_flight_key (self, private_beach_id, session_id);
+  json = beach_action_to_string (action);
+  value = g_strdup_printf ("{\"seq\":%" G_GUINT64_FORMAT ",\"sent_ms\":%" G_GINT64_FORMAT
+                           ",\"enqueued_ms\":%" G_GINT64_FORMAT ",\"expires_ms\":%" G_GINT64_FORMAT
+                           ",\"action\":%s}",
+                           seq, now_wall_ms (), enqueued_ms, beach_action_get_expires_at_ms (action), json);
+  beach_redis_client_commandv_async (self->client, NULL, in_flight_done_cb,
+                                     g_strdup_printf ("session %s: in-flight action %s not recorded", session_id,
+                                                      beach_action_get_id (action)),
+                                     "HSET", key, beach_action_get_id (action), value, NULL);
+}
+
+static void
+beach_redis_queue_untrack_in_flight (BeachFallbackQueue *queue,
+                                     const gchar *private_beach_id,
+                                     const gchar *session_id,
+                                     const gchar *action_id)
+{
+  BeachRedisQueue *self = BEACH_REDIS_QUEUE (queue);
+  g_autofree gchar *key = NULL;
+
+  if (!check_session_ids (private_beach_id, session_id, NULL))
+    return;
+  key = in_flight_key (self, private_beach_id, session_id);
+  beach_redis_client_commandv_async (self->client, NULL, in_flight_done_cb,
+                                     g_strdup_printf ("session %s: in-flight record of %s not removed (a restart would requeue it; dedupe or the host's ack settles it)",
+                                                      session_id, action_id),
+                                     "HDEL", key, action_id, NULL);
+}
+
+/* Recovery: SCAN for every session's inflight key, then one script per key,
+ * one at a time. */
+typedef struct {
+  gchar *pattern;
+  gchar *cursor;
+  GQueue keys; /* gchar*, found and not yet recovered */
+  guint requeued;
+  OpData *op; /* the key under way */
+} RecoverData;
+
+static void
+recover_data_free (RecoverData *d)
+{
+  g_free (d->pattern);
+  g_free (d->cursor);
+  g_queue_clear_full (&d->keys, g_free);
+  g_clear_pointer (&d->op, op_data_free);
+  g_free (d);
+}
+
+static void recover_next (GTask *task);
+
+/* {appended, expired, unparsed ids, depth, delivered}: the signals, as
+ * after a requeue. Returns the count appended, -1 with @error set. */
+static gint64
+recover_apply (BeachRedisQueue *self, OpData *op, const BeachRedisReply *reply, GError **error)
+{
+  const BeachRedisReply *bad = reply_array_at (reply, 2, 0, error);
+  const BeachRedisReply *expired = bad != NULL ? reply_array_at (reply, 1, 0, error) : NULL;
+  BeachQueueStats stats;
+  BeachQueueOutbox out;
+  gint64 added = -1;
+
+  if (expired == NULL || !reply_int_at (reply, 0, &added, error) || !reply_stats_at (reply, 3, &stats, error))
+    return -1;
+  if (added < 0 || expired == NULL) {
+    if (added < 0)
+      malformed (error, "a count", 0);
+    return -1;
+  }
+  beach_queue_outbox_init (&out, op->private_beach_id, op->session_id);
+  for (guint i = 0; i < expired->n_elements; i++) {
+    const BeachRedisReply *pair = reply_array_at (expired, i, 2, error);
+    const gchar *id = pair != NULL ? reply_string_at (pair, 0, error) : NULL;
+    gint64 enqueued_ms;
+
+    if (id == NULL || !reply_int_at (pair, 1, &enqueued_ms, error)) {
+      beach_queue_outbox_clear (&out);
+      return -1;
+    }
+    beach_queue_outbox_add_settled (&out, id, BEACH_ACK_STATUS_EXPIRED, NULL, enqueued_ms);
+  }
+  for (guint i = 0; i < bad->n_elements; i++) {
+    const gchar *id = reply_string_at (bad, i, NULL);
+
+    warn_limited ("session %s: dropping an in-flight record (%s) that does not parse", op->session_id,
+                  id != NULL ? id : "?");
+  }
+  /* The maintenance run finds when the entries come due for expiry. */
+  if (added > 0)
+    session_arm (self, op->private_beach_id, op->session_id, 0, FALSE);
+  out.wake = added > 0;
+  beach_queue_outbox_set_stats (&out, &stats);
+  outbox_flush (self, &out);
+  return added;
+}
+
+static void
+recover_key_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRedisQueue *self = g_task_get_source_object (task);
+  RecoverData *d = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BeachRedisReply) reply = eval_finish (self, res, 5, &error);
+  gint64 added = reply != NULL ? recover_apply (self, d->op, reply, &error) : -1;
+
+  g_clear_pointer (&d->op, op_data_free);
+  if (added < 0) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  d->requeued += (guint) added;
+  recover_next (g_steal_pointer (&task));
+}
+
+static void
+recover_scan_done_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRedisQueue *self = g_task_get_source_object (task);
+  RecoverData *d = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BeachRedisReply) reply = finish_reply (beach_redis_client_command_finish (self->client, res, &error), 2, &error);
+  const gchar *cursor = reply != NULL ? reply_string_at (reply, 0, &error) : NULL;
+  const BeachRedisReply *keys = cursor != NULL ? reply_array_at (reply, 1, 0, &error) : NULL;
+
+  if (keys == NULL) {
+    g_task_return_error (task, g_steal_pointer (&error));
+    return;
+  }
+  for (guint i = 0; i < keys->n_elements; i++) {
+    const gchar *key = reply_string_at (keys, i, &error);
+
+    if (key == NULL) {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+    g_queue_push_tail (&d->keys, g_strdup (key));
+  }
+  g_debug ("recovery scan (cursor %s): %u keys", cursor, keys->n_elements);
+  g_free (d->cursor);
+  d->cursor = g_strdup (cursor);
+  recover_next (g_steal_pointer (&task));
+}
+
+/* "PREFIX:{P:S}:inflight" → P, S. */
+static gboolean
+parse_in_flight_key (BeachRedisQueue *self, const gchar *key, gchar **out_private_beach_id, gchar **out_session_id)
+{
+  gsize plen = strlen (self->prefix);
+  const gchar *tag;
+
+  if (!g_str_has_prefix (key, self->prefix) || key[plen] != ':' || !g_str_has_suffix (key, ":inflight"))
+    return FALSE;
+  tag = key + plen + 1;
+  if (strlen (tag) < strlen (":inflight"))
+    return FALSE;
+  return parse_tag (tag, strlen (tag) - strlen (":inflight"), out_private_beach_id, out_session_id);
+}
+
+static void
+recover_next (GTask *task)
+{
+  BeachRedisQueue *self = g_task_get_source_object (task);
+  RecoverData *d = g_task_get_task_data (task);
+  gchar *key;
+
+  while ((key = g_queue_pop_head (&d->keys)) != NULL) {
+    g_autofree gchar *owned = key;
+    g_autofree gchar *private_beach_id = NULL;
+    g_autofree gchar *session_id = NULL;
+    GPtrArray *args;
+
+    if (!parse_in_flight_key (self, owned, &private_beach_id, &session_id)) {
+      g_debug ("not an in-flight record key, left alone: %s", owned);
+      continue;
+    }
+    d->op = op_data_new (private_beach_id, session_id);
+    args = args_new ();
+    args_add_int (args, d->op->now_ms);
+    g_ptr_array_add (args, wake_channel (self, private_beach_id, session_id));
+    g_ptr_array_add (args, g_strdup (self->token));
+    queue_eval (self, d->op, beach_redis_script_recover, args, recover_key_done_cb, task);
+    return;
+  }
+  if (d->cursor != NULL && g_str_equal (d->cursor, "0")) {
+    g_task_return_int (task, d->requeued);
+    g_object_unref (task);
+    return;
+  }
+  beach_redis_client_commandv_async (self->client, NULL, recover_scan_done_cb, task,
+                                     "SCAN", d->cursor != NULL ? d->cursor : "0", "MATCH", d->pattern,
+                                     "COUNT", "100", NULL);
+}
+
+static void
+beach_redis_queue_recover_in_flight_async (BeachFallbackQueue *queue,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
+  BeachRedisQueue *self = BEACH_REDIS_QUEUE (queue);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  RecoverData *d = g_new0 (RecoverData, 1);
+  g_autofree gchar *prefix = g_strdup_printf ("%s:", self->prefix);
+  g_autofree gchar *head = wake_pattern (prefix);
+
+  g_task_set_source_tag (task, beach_redis_queue_recover_in_flight_async);
+  /* Each script commits on its own: a late cancel must not hide that. */
+  g_task_set_check_cancellable (task, FALSE);
+  d->pattern = g_strconcat (head, ":inflight", NULL);
+  g_queue_init (&d->keys);
+  g_task_set_task_data (task, d, (GDestroyNotify) recover_data_free);
+  if (g_task_return_error_if_cancelled (task)) {
+    g_object_unref (task);
+    return;
+  }
+  recover_next (task);
+}
+
+static gboolean
+beach_redis_queue_recover_in_flight_finish (BeachFallbackQueue *queue,
+                                            GAsyncResult *result,
+                                            guint *out_requeued,
+                                            GError **error)
+{
+  gssize n;
+
+  g_return_val_if_fail (g_task_is_valid (result, queue), FALSE);
+  n = g_task_propagate_int (G_TASK (result), error);
+  if (n < 0)
+    return FALSE;
+  if (out_requeued != NULL)
+    *out_requeued = (guint) n;
+  return TRUE;
 }
 
 /* -- object */
@@ -1406,6 +1693,10 @@ beach_redis_queue_class_init (BeachRedisQueueClass *klass)
   queue_class->drop_session_finish = beach_redis_queue_drop_session_finish;
   queue_class->requeue_async = beach_redis_queue_requeue_async;
   queue_class->requeue_finish = beach_redis_queue_requeue_finish;
+  queue_class->track_in_flight = beach_redis_queue_track_in_flight;
+  queue_class->untrack_in_flight = beach_redis_queue_untrack_in_flight;
+  queue_class->recover_in_flight_async = beach_redis_queue_recover_in_flight_async;
+  queue_class->recover_in_flight_finish = beach_redis_queue_recover_in_flight_finish;
   queue_class->is_available = beach_redis_queue_is_available;
   queue_class->get_backend_name = beach_redis_queue_get_backend_name;
 }

@@ -51,6 +51,27 @@
   "local function expiry (f, now)\n"                                                       \
   "  local e = num (f, 'expires_ms', -1)\n"                                                \
   "  return e >= 0 and now > e, e\n"                                                       \
+  "end\n"                                                                                  \
+  "local function outstanding (key, ids, id)\n"                                            \
+  "  local eid = redis.call ('HGET', ids, id)\n"                                           \
+  "  if eid and #redis.call ('XRANGE', key, eid, eid) == 0 then\n"                         \
+  "    redis.call ('HDEL', ids, id)\n"                                                     \
+  "    eid = false\n"                                                                      \
+  "  end\n"                                                                                \
+  "  return eid ~= false\n"                                                                \
+  "end\n"                                                                                  \
+  "local function ensure_group (key)\n"                                                    \
+  "  local r = redis.pcall ('XGROUP', 'CREATE', key, G, '0', 'MKSTREAM')\n"                \
+  "  if type (r) == 'table' and r.err\n"                                                   \
+  "     and not string.find (r.err, 'BUSYGROUP', 1, true) then\n"                          \
+  "    return r.err\n"                                                                     \
+  "  end\n"                                                                                \
+  "  return nil\n"                                                                         \
+  "end\n"                                                                                  \
+  "local function append (key, ids, id, action, enq, exp)\n"                               \
+  "  local eid = redis.call ('XADD', key, '*', 'id', id, 'action', action,\n"              \
+  "                          'enqueued_ms', enq, 'expires_ms', exp)\n"                     \
+  "  redis.call ('HSET', ids, id, eid)\n"                                                  \
   "end\n"
 
 /* KEYS actions, ids. ARGV now_ms, cap, wake channel, wake payload,
@@ -118,12 +139,7 @@ static const gchar beach_redis_script_requeue[] = BEACH_REDIS_LUA_PRELUDE
   "  local id = ARGV[b]\n"
   "  local dup = seen[id] ~= nil\n"
   "  if not dup then\n"
-  "    local eid = redis.call ('HGET', ids, id)\n"
-  "    if eid and #redis.call ('XRANGE', key, eid, eid) == 0 then\n"
-  "      redis.call ('HDEL', ids, id)\n"
-  "      eid = false\n"
-  "    end\n"
-  "    dup = eid ~= false\n"
+  "    dup = outstanding (key, ids, id)\n"
   "    seen[id] = true\n"
   "  end\n"
   "  local exp = tonumber (ARGV[b + 2]) or -1\n"
@@ -134,20 +150,64 @@ static const gchar beach_redis_script_requeue[] = BEACH_REDIS_LUA_PRELUDE
   "  else\n"
   "    flags[i] = 1\n"
   "    if added == 0 then\n"
-  "      local r = redis.pcall ('XGROUP', 'CREATE', key, G, '0', 'MKSTREAM')\n"
-  "      if type (r) == 'table' and r.err and not string.find (r.err, 'BUSYGROUP', 1, true) then\n"
-  "        return redis.error_reply (r.err)\n"
-  "      end\n"
+  "      local err = ensure_group (key)\n"
+  "      if err then return redis.error_reply (err) end\n"
   "    end\n"
-  "    local eid = redis.call ('XADD', key, '*', 'id', id, 'action', ARGV[b + 1],\n"
-  "                            'enqueued_ms', ARGV[b + 3], 'expires_ms', ARGV[b + 2])\n"
-  "    redis.call ('HSET', ids, id, eid)\n"
+  "    append (key, ids, id, ARGV[b + 1], ARGV[b + 3], ARGV[b + 2])\n"
   "    added = added + 1\n"
   "  end\n"
   "end\n"
   "if added > 0 then redis.call ('PUBLISH', ARGV[2], ARGV[3]) end\n"
   "local d, p = stats (key)\n"
   "return {flags, d, p}\n";
+
+/* KEYS actions, ids, dead (unused), inflight. ARGV now_ms, wake channel, wake payload.
+ * Start-up recovery of a crashed manager's fast-path in-flight records
+ * (hash: action id -> {"seq","sent_ms","enqueued_ms","expires_ms",
+ * "action"}, "action" last and written by us, so that its text is taken
+ * as is rather than re-encoded): in seq order, like requeue (no cap,
+ * enqueued_ms kept, outstanding ids skipped, expired ones settled), then
+ * the hash is deleted. A record that does not parse is dropped with a
+ * note. Returns {appended, {{id, enqueued_ms}...} expired, unparsed ids,
+ * depth, delivered}. */
+static const gchar beach_redis_script_recover[] = BEACH_REDIS_LUA_PRELUDE
+  "local key, ids, inflight = KEYS[1], KEYS[2], KEYS[4]\n"
+  "local now = tonumber (ARGV[1])\n"
+  "local all = redis.call ('HGETALL', inflight)\n"
+  "local recs, bad = {}, {}\n"
+  "for i = 1, #all - 1, 2 do\n"
+  "  local id, v = all[i], all[i + 1]\n"
+  "  local ok, r = pcall (cjson.decode, v)\n"
+  "  local at = string.find (v, '\"action\":', 1, true)\n"
+  "  if ok and type (r) == 'table' and tonumber (r.seq) and at then\n"
+  "    recs[#recs + 1] = {id = id, seq = tonumber (r.seq),\n"
+  "                       enq = tonumber (r.enqueued_ms) or now,\n"
+  "                       exp = tonumber (r.expires_ms) or -1,\n"
+  "                       action = string.sub (v, at + 9, #v - 1)}\n"
+  "  else\n"
+  "    bad[#bad + 1] = id\n"
+  "  end\n"
+  "end\n"
+  "table.sort (recs, function (a, b) return a.seq < b.seq end)\n"
+  "local added, expired = 0, {}\n"
+  "for _, r in ipairs (recs) do\n"
+  "  if not outstanding (key, ids, r.id) then\n"
+  "    if r.exp >= 0 and now > r.exp then\n"
+  "      expired[#expired + 1] = {r.id, r.enq}\n"
+  "    else\n"
+  "      if added == 0 then\n"
+  "        local err = ensure_group (key)\n"
+  "        if err then return redis.error_reply (err) end\n"
+  "      end\n"
+  "      append (key, ids, r.id, r.action, string.format ('%d', r.enq), string.format ('%d', r.exp))\n"
+  "      added = added + 1\n"
+  "    end\n"
+  "  end\n"
+  "end\n"
+  "redis.call ('DEL', inflight)\n"
+  "if added > 0 then redis.call ('PUBLISH', ARGV[2], ARGV[3]) end\n"
+  "local d, p = stats (key)\n"
+  "return {added, expired, bad, d, p}\n";
 
 /* KEYS actions, ids, dead. ARGV consumer, max, reclaim_ms,
  * max_deliveries, dead_letters_kept, now_ms. Reclaims entries idle past
@@ -299,8 +359,9 @@ static const gchar beach_redis_script_stats[] = BEACH_REDIS_LUA_PRELUDE
   "local d, p = stats (KEYS[1])\n"
   "return {d, p}\n";
 
-/* KEYS actions, ids, dead. Returns {outstanding ids in order, 0, 0}
- * and deletes the session's keys, its dead letters included. */
+/* KEYS actions, ids, dead, inflight. Returns {outstanding ids in order,
+ * 0, 0} and deletes the session's keys, its dead letters and its fast-path
+ * in-flight records included (a deleted session has nothing to recover). */
 static const gchar beach_redis_script_drop[] = BEACH_REDIS_LUA_PRELUDE
   "local gone = {}\n"
   "if redis.call ('EXISTS', KEYS[1]) == 1 then\n"
@@ -308,5 +369,5 @@ static const gchar beach_redis_script_drop[] = BEACH_REDIS_LUA_PRELUDE
   "    gone[#gone + 1] = field (e[2], 'id') or ''\n"
   "  end\n"
   "end\n"
-  "redis.call ('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+  "redis.call ('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])\n"
   "return {gone, 0, 0}\n";
