@@ -471,6 +471,42 @@ class FailoverTests(FastPathTestCase):
               % (len(ids), len(on_link), len(polled), len(dups), len(losses)), file=sys.stderr)
         self.assertEqual(losses, [])
 
+    # 3b. With Redis, a manager that dies (SIGKILL) with actions in flight
+    # loses none: the in-flight hash re-queues them, in order, at the next
+    # manager's start.
+    @unittest.skipIf(REDIS_SERVER is None, 'redis-server is not installed')
+    def test_3b_crash_with_actions_in_flight_redis(self):
+        redis = RedisServer()
+        self.addCleanup(redis.cleanup)
+        redis.start()
+        args = ['--queue', 'redis', '--redis-url', redis.url]
+        a = self.start_daemon(name='redis-a', args=args)
+        a.wait_ready(15.0)
+        reg = self.register_fp('s1', daemon=a)
+        token = reg['session_token']
+        p = self.peer('s1', token, daemon=a, no_ack=True)
+        self.handshake(p, 's1', token, daemon=a)
+        lease = self.lease('s1', ttl_ms=60000, daemon=a)
+        ids = ['k1', 'k2', 'k3']
+        out = self.post_ok('s1', lease, ids, daemon=a)
+        self.assertEqual(out['transport'], 'fast_path', out)
+        p.wait_actions(3, 5.0)
+        wait_until(lambda: redis.call('HLEN', 'beach:{pb:s1}:inflight') == 3, 5.0,
+                   'three in-flight records in Redis')
+        a.proc.kill()
+        a.returncode = a.proc.wait(5)
+        p.stop()
+
+        b = self.start_daemon(name='redis-b', args=args)
+        b.wait_ready(15.0)
+        polled = self.poll_n('s1', token, 3, timeout=10.0, daemon=b)
+        self.assertEqual(polled, ids, 'the in-flight actions of the dead manager, in order')
+        wait_until(lambda: redis.call('HLEN', 'beach:{pb:s1}:inflight') == 0, 5.0,
+                   'the in-flight hash is gone after recovery')
+        self.ack_ok('s1', token, polled, daemon=b)
+        wait_until(lambda: self.pending('s1', token, daemon=b)['pending'] == 0, 5.0,
+                   'pending 0 after the acks')
+
     # 4. Acks off, peer alive: the 2 s ack deadline demotes to the queue.
     def test_4_ack_timeout(self):
         reg = self.register_fp('s1')
