@@ -1612,23 +1612,6 @@ beach_redis_queue_recover_in_flight_async (BeachFallbackQueue *queue,
   recover_next (task);
 }
 
-static gboolean
-beach_redis_queue_recover_in_flight_finish (BeachFallbackQueue *queue,
-                                            GAsyncResult *result,
-                                            guint *out_requeued,
-                                            GError **error)
-{
-  gssize n;
-
-  g_return_val_if_fail (g_task_is_valid (result, queue), FALSE);
-  n = g_task_propagate_int (G_TASK (result), error);
-  if (n < 0)
-    return FALSE;
-  if (out_requeued != NULL)
-    *out_requeued = (guint) n;
-  return TRUE;
-}
-
 /* -- object */
 
 static gboolean
@@ -1696,7 +1679,7 @@ beach_redis_queue_class_init (BeachRedisQueueClass *klass)
   queue_class->track_in_flight = beach_redis_queue_track_in_flight;
   queue_class->untrack_in_flight = beach_redis_queue_untrack_in_flight;
   queue_class->recover_in_flight_async = beach_redis_queue_recover_in_flight_async;
-  queue_class->recover_in_flight_finish = beach_redis_queue_recover_in_flight_finish;
+  /* recover_in_flight_finish: the base class's propagates the count. */
   queue_class->is_available = beach_redis_queue_is_available;
   queue_class->get_backend_name = beach_redis_queue_get_backend_name;
 }
