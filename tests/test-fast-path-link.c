@@ -10,7 +10,9 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "beach-enum-types.h"
 #include "beach-error.h"
@@ -1433,6 +1435,122 @@ test_link_cycles (void)
   g_assert_cmpuint (count_dir ("/proc/self/fd"), <=, baseline.fds + 2);
 }
 
+/* -- receive bound: a peer that floods while our context is busy */
+
+static gsize
+rss_bytes (void)
+{
+  g_autofree gchar *text = NULL;
+  gulong size = 0;
+  gulong resident = 0;
+
+  g_assert_true (g_file_get_contents ("/proc/self/statm", &text, NULL, NULL));
+  g_assert_cmpint (sscanf (text, "%lu %lu", &size, &resident), ==, 2);
+  return (gsize) resident * (gsize) sysconf (_SC_PAGESIZE);
+}
+
+typedef struct {
+  Pair *pair;
+  guint sent;
+  guint notified;
+} Flood;
+
+static void
+on_dropped (BeachFastPathLink *link, GParamSpec *pspec, Flood *f)
+{
+  f->notified++;
+}
+
+static gboolean
+flood_settled (gpointer data)
+{
+  Flood *f = data;
+
+  return f->notified > 0 && beach_link_debug_get_queued (f->pair->b.link) == 0 && f->pair->a.frames->len + beach_fast_path_link_get_frames_dropped (f->pair->a.link) >= f->sent;
+}
+
+static gboolean
+has_after (gpointer data)
+{
+  Peer *p = data;
+
+  for (guint i = 0; i < p->frames->len; i++) {
+    JsonObject *o = json_node_get_object (frame_at (p, i)->payload);
+
+    if (g_strcmp0 (json_object_get_string_member_with_default (o, "id", NULL), "after") == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+test_link_receive_flood (void)
+{
+  Options o = { .send_queue_limit = G_MAXINT32 };
+  Pair *pair = pair_new (&o);
+  Flood f = { pair, 0, 0 };
+  guint limit = 0;
+  guint64 dropped;
+  gsize rss_before;
+  gsize rss_after;
+  gint64 start;
+
+  g_object_set (pair->a.link, "receive-queue-limit", 64, "link-id", "flooded", NULL);
+  g_object_get (pair->a.link, "receive-queue-limit", &limit, NULL);
+  g_assert_cmpuint (limit, ==, 64);
+  g_signal_connect (pair->a.link, "notify::frames-dropped", G_CALLBACK (on_dropped), &f);
+  pair_connect (pair);
+  g_assert_cmpuint (beach_fast_path_link_get_frames_dropped (pair->a.link), ==, 0);
+  rss_before = rss_bytes ();
+
+  /* one warning per link, not one per frame: a second is fatal */
+  g_test_expect_message ("beach-fast-path-link", G_LOG_LEVEL_WARNING, "*link flooded: the receive queue is full*");
+  /* 20,000 small frames as fast as possible; the receiver's context (the
+   * same one) is not dispatched meanwhile, nor for a moment after */
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 20000; i++) {
+    g_autofree gchar *p = g_strdup_printf ("{\"id\":\"f%u\",\"action_type\":\"noop\",\"payload\":{}}", i);
+
+    send_ok (&pair->b, BEACH_FAST_PATH_CHANNEL_ACTIONS, "action", p);
+    f.sent++;
+  }
+  g_usleep (300 * G_TIME_SPAN_MILLISECOND);
+  g_assert_true (wait_until (flood_settled, &f, 30000));
+  spin (200);
+  g_test_assert_expected_messages ();
+
+  dropped = beach_fast_path_link_get_frames_dropped (pair->a.link);
+  rss_after = rss_bytes ();
+  g_test_message ("flood of %u frames in %.1f ms: %u delivered, %" G_GUINT64_FORMAT " dropped, %u notifications, RSS %+.1f MiB",
+                  f.sent, (g_get_monotonic_time () - start) / 1000.0, pair->a.frames->len, dropped, f.notified,
+                  ((gdouble) rss_after - (gdouble) rss_before) / (1024.0 * 1024.0));
+  g_assert_cmpuint (dropped, >, 0);
+  g_assert_cmpuint (dropped, <=, f.sent + 1000);
+  g_assert_cmpuint (f.notified, >, 0);
+  g_assert_cmpuint (f.notified, <=, dropped);
+  {
+    guint64 prop = 0;
+
+    g_object_get (pair->a.link, "frames-dropped", &prop, NULL);
+    g_assert_cmpuint (prop, ==, dropped);
+  }
+  /* nothing dropped the other way, where nobody flooded */
+  g_assert_cmpuint (beach_fast_path_link_get_frames_dropped (pair->b.link), ==, 0);
+  /* bounded: far below what queuing every frame would have cost */
+  if (rss_after > rss_before)
+    g_assert_cmpuint (rss_after - rss_before, <, 32 * 1024 * 1024);
+
+  /* the link is still healthy and still carries frames both ways */
+  g_assert_cmpint (beach_fast_path_link_get_health (pair->a.link), ==, BEACH_LINK_HEALTH_HEALTHY);
+  g_assert_cmpint (beach_fast_path_link_get_health (pair->b.link), ==, BEACH_LINK_HEALTH_HEALTHY);
+  send_ok (&pair->b, BEACH_FAST_PATH_CHANNEL_ACTIONS, "action", "{\"id\":\"after\"}");
+  g_assert_true (wait_until (has_after, &pair->a, 10000));
+  send_ok (&pair->a, BEACH_FAST_PATH_CHANNEL_ACKS, "ack", "{\"id\":\"after\",\"status\":\"ok\"}");
+  g_assert_true (wait_until (has_after, &pair->b, 10000));
+  g_assert_cmpuint (beach_fast_path_link_get_frames_dropped (pair->a.link), ==, dropped);
+  pair_free (pair);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1460,6 +1578,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fastpath/link/silent-peer", test_link_silent_peer);
   g_test_add_func ("/fastpath/link/graceful-close", test_link_graceful_close);
   g_test_add_func ("/fastpath/link/send-queue-limit", test_link_send_queue_limit);
+  g_test_add_func ("/fastpath/link/receive-flood", test_link_receive_flood);
   g_test_add_func ("/fastpath/link/cycles", test_link_cycles);
 
   return g_test_run ();

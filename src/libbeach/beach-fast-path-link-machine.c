@@ -600,6 +600,9 @@ on_peer_event (GObject *owner, const BeachPeerEvent *ev)
       if (self->phase == LINK_PHASE_RUNNING)
         drain (self, (guint) ev->channel);
       break;
+    case BEACH_PEER_EVENT_DROPPED:
+      beach_link_set_frames_dropped (self, (guint64) ev->value);
+      break;
     case BEACH_PEER_EVENT_PROMISE:
     default:
       break;
@@ -614,6 +617,8 @@ beach_link_machine_start (BeachFastPathLink *self, GError **error)
     .local_addresses = (const gchar *const *) self->local_addresses,
     .ice_servers = (const gchar *const *) self->ice_servers,
     .offerer = self->role == BEACH_FAST_PATH_ROLE_OFFERER,
+    .max_messages = self->receive_queue_limit,
+    .max_bytes = RECEIVE_QUEUE_BYTES,
   };
 
   if (self->phase != LINK_PHASE_IDLE) {
@@ -655,6 +660,8 @@ beach_link_machine_teardown (BeachFastPathLink *self)
     g_autoptr (GTask) task = g_task_new (self, NULL, on_teardown_done, NULL);
 
     g_task_set_source_tag (task, beach_link_machine_teardown);
+    /* Drops not yet reported would be lost with the peer. */
+    self->frames_dropped = MAX (self->frames_dropped, beach_peer_get_messages_dropped (self->peer));
     beach_peer_teardown (g_steal_pointer (&self->peer), task);
   } else {
     on_teardown_done (G_OBJECT (self), NULL, NULL);

@@ -28,6 +28,15 @@ G_BEGIN_DECLS
 #define GATHER_WAIT_US (300 * G_TIME_SPAN_MILLISECOND)
 /* Graceful close waits this long for the local on-close. */
 #define CLOSE_WAIT_US (200 * G_TIME_SPAN_MILLISECOND)
+/* Received frames waiting for the owner's context are bounded by
+ * BeachFastPathLink:receive-queue-limit (count, default
+ * RECEIVE_QUEUE_FRAMES) and by these many bytes of frame text; past
+ * either, a frame is dropped on the streaming thread and counted in
+ * BeachFastPathLink:frames-dropped. */
+#define RECEIVE_QUEUE_FRAMES 4096
+#define RECEIVE_QUEUE_BYTES  (8 * 1024 * 1024)
+/* At most one warning about dropped frames per link in this long. */
+#define DROP_WARN_INTERVAL_US (60 * G_TIME_SPAN_SECOND)
 /* A pong older than this is not a measurement. */
 #define RTT_MAX_US (60 * G_TIME_SPAN_SECOND)
 
@@ -65,6 +74,7 @@ struct _BeachFastPathLink {
   guint max_frame_bytes;
   guint send_queue_limit;
   guint reassembly_timeout_ms;
+  guint receive_queue_limit;
   gchar *labels[N_CHANNELS];
   gchar *link_id;
 
@@ -75,6 +85,8 @@ struct _BeachFastPathLink {
   guint64 frames_sent;
   guint64 frames_received;
   guint reassemblies_dropped;
+  guint64 frames_dropped;
+  gint64 drop_warned_us; /* when dropping was last logged, 0: never */
 
   GMainContext *context;
   BeachPeer *peer;
@@ -115,6 +127,9 @@ void beach_link_set_health (BeachFastPathLink *self,
                             BeachLinkHealth health);
 void beach_link_set_rtt (BeachFastPathLink *self,
                          gint64 rtt_us);
+/* Takes the total from the peer: notifies, and warns now and then. */
+void beach_link_set_frames_dropped (BeachFastPathLink *self,
+                                    guint64 dropped);
 void beach_link_emit_frame (BeachFastPathLink *self,
                             guint channel,
                             const gchar *type,

@@ -29,6 +29,7 @@ enum {
   PROP_MAX_FRAME_BYTES,
   PROP_SEND_QUEUE_LIMIT,
   PROP_REASSEMBLY_TIMEOUT_MS,
+  PROP_RECEIVE_QUEUE_LIMIT,
   PROP_ACTIONS_LABEL,
   PROP_ACKS_LABEL,
   PROP_STATE_LABEL,
@@ -39,6 +40,7 @@ enum {
   PROP_FRAMES_SENT,
   PROP_FRAMES_RECEIVED,
   PROP_REASSEMBLIES_DROPPED,
+  PROP_FRAMES_DROPPED,
   N_PROPS
 };
 
@@ -71,6 +73,25 @@ beach_link_set_rtt (BeachFastPathLink *self, gint64 rtt_us)
 {
   self->rtt_us = rtt_us;
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_RTT_US]);
+}
+
+void
+beach_link_set_frames_dropped (BeachFastPathLink *self, guint64 dropped)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (dropped <= self->frames_dropped)
+    return;
+  self->frames_dropped = dropped;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_FRAMES_DROPPED]);
+  /* One warning, then at most one per interval, however fast the peer. */
+  if (self->drop_warned_us != 0 && now - self->drop_warned_us < DROP_WARN_INTERVAL_US)
+    return;
+  self->drop_warned_us = now;
+  g_warning ("link %s: the receive queue is full (%u frames or %u bytes): %" G_GUINT64_FORMAT
+             " frames dropped so far; the peer sends faster than this context handles them",
+             self->link_id != NULL ? self->link_id : "(unnamed)", self->receive_queue_limit,
+             (guint) RECEIVE_QUEUE_BYTES, dropped);
 }
 
 void
@@ -132,6 +153,18 @@ set_label (gchar **field, const GValue *value, BeachFastPathChannel channel)
   *field = g_strdup (v != NULL && *v != '\0' ? v : beach_fast_path_channel_to_string (channel));
 }
 
+/* Applies at once to a started link too: frames already queued stay. */
+static void
+set_receive_queue_limit (BeachFastPathLink *self, guint limit)
+{
+  if (self->receive_queue_limit == limit)
+    return;
+  self->receive_queue_limit = limit;
+  if (self->peer != NULL)
+    beach_peer_set_receive_limit (self->peer, limit, RECEIVE_QUEUE_BYTES);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_RECEIVE_QUEUE_LIMIT]);
+}
+
 static void
 beach_fast_path_link_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
@@ -169,6 +202,9 @@ beach_fast_path_link_set_property (GObject *object, guint prop_id, const GValue 
       beach_reassembler_set_timeout (self->reassembler,
                                      (gint64) self->reassembly_timeout_ms * G_TIME_SPAN_MILLISECOND);
       break;
+    case PROP_RECEIVE_QUEUE_LIMIT:
+      set_receive_queue_limit (self, g_value_get_uint (value));
+      break;
     case PROP_ACTIONS_LABEL:
       set_label (&self->labels[BEACH_FAST_PATH_CHANNEL_ACTIONS], value, BEACH_FAST_PATH_CHANNEL_ACTIONS);
       break;
@@ -187,6 +223,7 @@ beach_fast_path_link_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_FRAMES_SENT:
     case PROP_FRAMES_RECEIVED:
     case PROP_REASSEMBLIES_DROPPED:
+    case PROP_FRAMES_DROPPED:
     case PROP_0:
     case N_PROPS:
     default:
@@ -228,6 +265,9 @@ beach_fast_path_link_get_property (GObject *object, guint prop_id, GValue *value
     case PROP_REASSEMBLY_TIMEOUT_MS:
       g_value_set_uint (value, self->reassembly_timeout_ms);
       break;
+    case PROP_RECEIVE_QUEUE_LIMIT:
+      g_value_set_uint (value, self->receive_queue_limit);
+      break;
     case PROP_ACTIONS_LABEL:
       g_value_set_string (value, self->labels[BEACH_FAST_PATH_CHANNEL_ACTIONS]);
       break;
@@ -257,6 +297,9 @@ beach_fast_path_link_get_property (GObject *object, guint prop_id, GValue *value
       break;
     case PROP_REASSEMBLIES_DROPPED:
       g_value_set_uint (value, self->reassemblies_dropped);
+      break;
+    case PROP_FRAMES_DROPPED:
+      g_value_set_uint64 (value, beach_fast_path_link_get_frames_dropped (self));
       break;
     case PROP_0:
     case N_PROPS:
@@ -360,6 +403,18 @@ beach_fast_path_link_class_init (BeachFastPathLinkClass *klass)
   props[PROP_REASSEMBLY_TIMEOUT_MS] = uint_prop ("reassembly-timeout-ms", "Drop a reassembly after this long",
                                                  1, 3600000, BEACH_REASSEMBLY_TIMEOUT_MS);
   /**
+   * BeachFastPathLink:receive-queue-limit:
+   *
+   * How many received frames may wait for this link's main context;
+   * frames are also bounded to 8 MiB of text in all. Past either bound a
+   * frame is dropped as it arrives (before any parsing) and counted in
+   * #BeachFastPathLink:frames-dropped: a peer that sends faster than the
+   * context handles frames costs a counter, not memory. Connection and
+   * channel events are never dropped. Takes effect at once.
+   */
+  props[PROP_RECEIVE_QUEUE_LIMIT] = uint_prop ("receive-queue-limit", "Received frames queued at most",
+                                               1, G_MAXINT32, RECEIVE_QUEUE_FRAMES);
+  /**
    * BeachFastPathLink:actions-label:
    *
    * The label of the actions channel (manager to harness).
@@ -424,6 +479,16 @@ beach_fast_path_link_class_init (BeachFastPathLinkClass *klass)
    * Not notified.
    */
   props[PROP_REASSEMBLIES_DROPPED] = g_param_spec_uint ("reassemblies-dropped", NULL, NULL, 0, G_MAXUINT, 0, ro);
+  /**
+   * BeachFastPathLink:frames-dropped:
+   *
+   * Wire frames dropped on arrival because the receive queue was full
+   * (see #BeachFastPathLink:receive-queue-limit). A dropped `ack` leaves
+   * its action unsettled until its own timeout. Notified on the owner's
+   * context when it grows; the first drop, and then at most one a
+   * minute, is also logged as a warning.
+   */
+  props[PROP_FRAMES_DROPPED] = g_param_spec_uint64 ("frames-dropped", NULL, NULL, 0, G_MAXUINT64, 0, ro);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   /**
@@ -912,6 +977,24 @@ beach_fast_path_link_get_reassemblies_dropped (BeachFastPathLink *self)
 {
   g_return_val_if_fail (BEACH_IS_FAST_PATH_LINK (self), 0);
   return self->reassemblies_dropped;
+}
+
+/**
+ * beach_fast_path_link_get_frames_dropped:
+ * @self: a #BeachFastPathLink
+ *
+ * Gets #BeachFastPathLink:frames-dropped.
+ *
+ * Returns: wire frames dropped on arrival because the receive queue was
+ *   full
+ */
+guint64
+beach_fast_path_link_get_frames_dropped (BeachFastPathLink *self)
+{
+  g_return_val_if_fail (BEACH_IS_FAST_PATH_LINK (self), 0);
+  if (self->peer != NULL)
+    return MAX (self->frames_dropped, beach_peer_get_messages_dropped (self->peer));
+  return self->frames_dropped;
 }
 
 /* -- test hooks (beach-fast-path-link-private.h) */

@@ -75,5 +75,6 @@ guint beach_fast_path_link_get_unknown_frames (BeachFastPathLink *self);
 guint64 beach_fast_path_link_get_frames_sent (BeachFastPathLink *self);
 guint64 beach_fast_path_link_get_frames_received (BeachFastPathLink *self);
 guint beach_fast_path_link_get_reassemblies_dropped (BeachFastPathLink *self);
+guint64 beach_fast_path_link_get_frames_dropped (BeachFastPathLink *self);
 
 G_END_DECLS

@@ -35,6 +35,15 @@ typedef struct {
   GMutex lock;
   GQueue events;
   gboolean dead; /* under lock: no more events */
+  /* under lock: received messages queued or being handled, their text
+   * bytes, the bound on both (0: none), the ones dropped at it, and
+   * whether a DROPPED event is queued and not yet handled */
+  guint n_messages;
+  gsize message_bytes;
+  guint max_messages;
+  gsize max_bytes;
+  guint64 dropped;
+  gboolean drop_pending;
   GMainContext *context;
   GSource *source;
   GWeakRef owner;
@@ -132,7 +141,10 @@ event_new (BeachPeerEventKind kind, gint channel)
   return ev;
 }
 
-/* Any thread. Never blocks for longer than a queue push. */
+/* Any thread. Never blocks for longer than a queue push. A received
+ * message past the bound is dropped here, so a peer that sends faster
+ * than the owner handles costs a counter, not memory; the owner hears of
+ * it through one DROPPED event, queued at most once until handled. */
 static void
 shared_post (Shared *s, BeachPeerEvent *ev)
 {
@@ -145,6 +157,21 @@ shared_post (Shared *s, BeachPeerEvent *ev)
     return;
   }
   wake = g_queue_is_empty (&s->events);
+  if (ev->kind == BEACH_PEER_EVENT_MESSAGE) {
+    if ((s->max_messages > 0 && s->n_messages >= s->max_messages) || (s->max_bytes > 0 && s->message_bytes + ev->len > s->max_bytes)) {
+      s->dropped++;
+      event_free (g_steal_pointer (&ev));
+      if (s->drop_pending) {
+        g_mutex_unlock (&s->lock);
+        return;
+      }
+      s->drop_pending = TRUE;
+      ev = event_new (BEACH_PEER_EVENT_DROPPED, -1);
+    } else {
+      s->n_messages++;
+      s->message_bytes += ev->len;
+    }
+  }
   g_queue_push_tail (&s->events, ev);
   g_mutex_unlock (&s->lock);
   /* The source is kept alive by s; setting the ready time of a source
@@ -182,6 +209,8 @@ shared_dispatch (gpointer data)
   GQueue batch = G_QUEUE_INIT;
   g_autoptr (GObject) owner = NULL;
   BeachPeerEvent *ev;
+  guint n_messages = 0;
+  gsize message_bytes = 0;
 
   g_source_set_ready_time (s->source, -1);
   g_mutex_lock (&s->lock);
@@ -191,6 +220,13 @@ shared_dispatch (gpointer data)
 
   owner = g_weak_ref_get (&s->owner);
   while ((ev = g_queue_pop_head (&batch)) != NULL) {
+    if (ev->kind == BEACH_PEER_EVENT_DROPPED) {
+      /* The total as of now; drops from here on queue a new event. */
+      g_mutex_lock (&s->lock);
+      s->drop_pending = FALSE;
+      ev->value = (gint64) MIN (s->dropped, (guint64) G_MAXINT64);
+      g_mutex_unlock (&s->lock);
+    }
     if (owner != NULL && s->peer != NULL && !shared_is_dead (s)) {
       if (ev->kind == BEACH_PEER_EVENT_PROMISE) {
         handle_promise (s->peer, owner, ev);
@@ -203,7 +239,18 @@ shared_dispatch (gpointer data)
         emit (s, owner, ev);
       }
     }
+    /* A message counts against the bound until it was handled. */
+    if (ev->kind == BEACH_PEER_EVENT_MESSAGE) {
+      n_messages++;
+      message_bytes += ev->len;
+    }
     event_free (ev);
+  }
+  if (n_messages > 0) {
+    g_mutex_lock (&s->lock);
+    s->n_messages -= MIN (n_messages, s->n_messages);
+    s->message_bytes -= MIN (message_bytes, s->message_bytes);
+    g_mutex_unlock (&s->lock);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -671,6 +718,8 @@ beach_peer_new (GObject *owner, BeachPeerEventFunc func, const BeachPeerConfig *
   g_weak_ref_init (&s->owner, owner);
   s->func = func;
   s->peer = self;
+  s->max_messages = config->max_messages;
+  s->max_bytes = config->max_bytes;
   s->context = config->context != NULL ? g_main_context_ref (config->context) : g_main_context_ref_thread_default ();
   for (guint i = 0; i < BEACH_PEER_N_CHANNELS; i++)
     s->labels[i] = g_strdup (config->labels[i]);
@@ -864,6 +913,29 @@ beach_peer_buffered_amount (BeachPeer *self, guint channel)
   if (self->channels[channel] != NULL)
     g_object_get (self->channels[channel], "buffered-amount", &amount, NULL);
   return amount;
+}
+
+void
+beach_peer_set_receive_limit (BeachPeer *self, guint max_messages, gsize max_bytes)
+{
+  Shared *s = self->shared;
+
+  g_mutex_lock (&s->lock);
+  s->max_messages = max_messages;
+  s->max_bytes = max_bytes;
+  g_mutex_unlock (&s->lock);
+}
+
+guint64
+beach_peer_get_messages_dropped (BeachPeer *self)
+{
+  Shared *s = self->shared;
+  guint64 dropped;
+
+  g_mutex_lock (&s->lock);
+  dropped = s->dropped;
+  g_mutex_unlock (&s->lock);
+  return dropped;
 }
 
 void

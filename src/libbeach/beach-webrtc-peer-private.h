@@ -7,6 +7,12 @@
  * function. The queue lives in a refcounted block shared with those
  * callbacks, so a late callback after teardown touches nothing freed.
  *
+ * Received messages are bounded in that queue (count and bytes, from the
+ * moment they are queued until the owner's function returned): past the
+ * bound a message is dropped on the streaming thread, counted, and one
+ * DROPPED event (never itself dropped) tells the owner the new total.
+ * Control events are never dropped.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
@@ -32,6 +38,7 @@ typedef enum {
   BEACH_PEER_EVENT_MESSAGE,       /* channel, text, len */
   BEACH_PEER_EVENT_LOW,           /* channel: buffered amount fell low */
   BEACH_PEER_EVENT_PROMISE,       /* internal */
+  BEACH_PEER_EVENT_DROPPED,       /* value = messages dropped so far */
 } BeachPeerEventKind;
 
 typedef enum {
@@ -63,6 +70,8 @@ typedef struct {
   const gchar *const *ice_servers;
   const gchar *labels[BEACH_PEER_N_CHANNELS];
   gboolean offerer;
+  guint max_messages; /* received messages queued at most; 0: no bound */
+  gsize max_bytes;    /* their text bytes at most; 0: no bound */
 } BeachPeerConfig;
 
 /* owner is held weakly. */
@@ -93,6 +102,12 @@ gboolean beach_peer_channel_is_open (BeachPeer *self,
                                      guint channel);
 guint64 beach_peer_buffered_amount (BeachPeer *self,
                                     guint channel);
+/* Changes the receive bound (0: no bound); any thread. */
+void beach_peer_set_receive_limit (BeachPeer *self,
+                                   guint max_messages,
+                                   gsize max_bytes);
+/* Received messages dropped so far at the bound; any thread. */
+guint64 beach_peer_get_messages_dropped (BeachPeer *self);
 void beach_peer_set_low_threshold (BeachPeer *self,
                                    guint64 threshold);
 gboolean beach_peer_send (BeachPeer *self,
