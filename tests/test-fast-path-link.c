@@ -1536,9 +1536,16 @@ test_link_receive_flood (void)
   }
   /* nothing dropped the other way, where nobody flooded */
   g_assert_cmpuint (beach_fast_path_link_get_frames_dropped (pair->b.link), ==, 0);
-  /* bounded: far below what queuing every frame would have cost */
+  /* bounded: far below what queuing every frame would have cost. Under
+   * AddressSanitizer freed memory sits in its quarantine (256 MiB by
+   * default), so RSS says nothing there: the plain build checks it. */
+#if defined(__SANITIZE_ADDRESS__)
+  g_test_message ("RSS bound not checked under ASan (quarantine); grew %" G_GUINT64_FORMAT " bytes",
+                  rss_after > rss_before ? (guint64) (rss_after - rss_before) : 0);
+#else
   if (rss_after > rss_before)
     g_assert_cmpuint (rss_after - rss_before, <, 32 * 1024 * 1024);
+#endif
 
   /* the link is still healthy and still carries frames both ways */
   g_assert_cmpint (beach_fast_path_link_get_health (pair->a.link), ==, BEACH_LINK_HEALTH_HEALTHY);
