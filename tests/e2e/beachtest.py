@@ -493,6 +493,140 @@ def metric_value(series, name, **labels):
     return series.get((name, frozenset(labels.items())))
 
 
+class PeerProcess:
+    """A harness-side peer process for end-to-end tests: its stdout lines
+    are read on a thread, stdin carries commands, EOF on stdin closes it
+    gracefully. Subclasses give the command line."""
+
+    def __init__(self, argv, name, log_prefix, cwd=None):
+        self.name = name
+        self.lines = []            # [(time.monotonic(), line)]
+        self.cond = threading.Condition()
+        self.eof = False
+        self.pos = 0
+        fd, self.stderr_path = tempfile.mkstemp(prefix=log_prefix, suffix='.log')
+        self._stderr = os.fdopen(fd, 'wb')
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, env=dict(os.environ))
+        self._thread = threading.Thread(target=self._drain, daemon=True, name=name + '-stdout')
+        self._thread.start()
+
+    def _drain(self):
+        for raw in iter(self.proc.stdout.readline, b''):
+            line = raw.decode('utf-8', errors='replace').rstrip('\n')
+            with self.cond:
+                self.lines.append((time.monotonic(), line))
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def expect(self, match, timeout, start=None, what=None):
+        """Waits for a line matching (a prefix string or a predicate), scanning
+        from start (default: after the last line expect() returned). Returns
+        (monotonic time it was read, line)."""
+        pred = match if callable(match) else (lambda l: l.startswith(match))
+        deadline = time.monotonic() + timeout
+        i = self.pos if start is None else start
+        with self.cond:
+            while True:
+                while i < len(self.lines):
+                    t, line = self.lines[i]
+                    i += 1
+                    if pred(line):
+                        self.pos = i
+                        return t, line
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.eof and i >= len(self.lines)):
+                    tail = [l for _, l in self.lines[-15:]]
+                    raise AssertionError('%s: no %s line within %.1f s (%s); last lines: %s'
+                                         % (self.name, what or match, timeout,
+                                            'exited %s' % self.proc.poll() if self.eof else
+                                            'running', tail))
+                self.cond.wait(left)
+
+    def tail(self, n=40):
+        with self.cond:
+            return [l for _, l in self.lines[-n:]]
+
+    def has_line(self, pred):
+        with self.cond:
+            return any(pred(l) for _, l in self.lines)
+
+    def actions(self):
+        with self.cond:
+            return [l[len('ACTION '):] for _, l in self.lines if l.startswith('ACTION ')]
+
+    def wait_actions(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [l for _, l in self.lines if l.startswith('ACTION ')]
+                if len(got) >= n:
+                    return [l[len('ACTION '):] for l in got]
+                left = deadline - time.monotonic()
+                if left <= 0 or self.eof:
+                    raise AssertionError('%s: %d ACTION lines within %.1f s, expected %d: %s'
+                                         % (self.name, len(got), timeout, n, got))
+                self.cond.wait(left)
+
+    def send(self, cmd):
+        self.proc.stdin.write((cmd + '\n').encode('utf-8'))
+        self.proc.stdin.flush()
+
+    def command(self, cmd, timeout=5.0):
+        """Sends a command and waits for its OK line; returns the time it was sent."""
+        t = time.monotonic()
+        self.send(cmd)
+        self.expect(lambda l: l == 'OK ' + cmd, timeout, what='OK ' + cmd)
+        return t
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=5.0)
+
+    def stop(self):
+        """EOF on stdin is a graceful close; killed if it takes too long."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            if self.wait_exit(5.0) is None:
+                self.proc.kill()
+                self.proc.wait(timeout=5.0)
+        self._thread.join(5.0)
+        for f in (self.proc.stdin, self.proc.stdout, self._stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, 'rb') as f:
+                return f.read().decode('utf-8', errors='replace')
+        except OSError:
+            return ''
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            try:
+                os.unlink(self.stderr_path)
+            except OSError:
+                pass
+
+
 class BeachTestCase(unittest.TestCase):
     """Starts a daemon per test (self.d, operator token self.op)."""
 

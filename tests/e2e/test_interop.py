@@ -16,11 +16,8 @@ the reason, never silently.
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 
@@ -108,106 +105,14 @@ def ensure_node_datachannel():
     return reason
 
 
-class NodePeer:
-    """One `node peer.mjs` process; its stdout lines are read on a thread."""
+class NodePeer(beachtest.PeerProcess):
+    """One `node peer.mjs` process (tests/interop/peer.mjs)."""
 
     def __init__(self, daemon, session_id, token, name='node-peer'):
-        self.name = name
-        self.lines = []            # [(time.monotonic(), line)]
-        self.cond = threading.Condition()
-        self.eof = False
-        fd, self.stderr_path = tempfile.mkstemp(prefix='interop-peer-', suffix='.log')
-        self._stderr = os.fdopen(fd, 'wb')
         argv = [shutil.which('node'), PEER_SCRIPT,
                 '--url', 'http://%s:%d' % (daemon.host, daemon.port),
                 '--session-id', session_id, '--token', token]
-        self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(argv, cwd=INTEROP_DIR, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._stderr,
-                                     env=dict(os.environ))
-        self._thread = threading.Thread(target=self._drain, daemon=True, name=name + '-stdout')
-        self._thread.start()
-
-    def _drain(self):
-        for raw in iter(self.proc.stdout.readline, b''):
-            line = raw.decode('utf-8', errors='replace').rstrip('\n')
-            with self.cond:
-                self.lines.append((time.monotonic(), line))
-                self.cond.notify_all()
-        with self.cond:
-            self.eof = True
-            self.cond.notify_all()
-
-    def tail(self, n=40):
-        with self.cond:
-            return [l for _, l in self.lines[-n:]]
-
-    def expect(self, line, timeout):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for t, l in self.lines:
-                    if l == line:
-                        return t
-                left = deadline - time.monotonic()
-                if left <= 0 or self.eof:
-                    raise AssertionError('%s: no %s line within %.1f s (%s); last lines: %s'
-                                         % (self.name, line, timeout,
-                                            'exited %s' % self.proc.poll() if self.eof
-                                            else 'running', self.tail(15)))
-                self.cond.wait(left)
-
-    def wait_actions(self, n, timeout):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                got = [l[len('ACTION '):] for _, l in self.lines if l.startswith('ACTION ')]
-                if len(got) >= n:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0 or self.eof:
-                    raise AssertionError('%s: %d ACTION lines within %.1f s, expected %d: %s'
-                                         % (self.name, len(got), timeout, n, got))
-                self.cond.wait(left)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=5.0)
-
-    def stop(self):
-        """EOF on stdin is a graceful close; killed if it takes too long."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._thread.join(5.0)
-        for f in (self.proc.stdin, self.proc.stdout, self._stderr):
-            try:
-                f.close()
-            except OSError:
-                pass
-
-    def stderr_text(self):
-        try:
-            with open(self.stderr_path, 'rb') as f:
-                return f.read().decode('utf-8', errors='replace')
-        except OSError:
-            return ''
-
-    def cleanup(self):
-        try:
-            self.stop()
-        finally:
-            try:
-                os.unlink(self.stderr_path)
-            except OSError:
-                pass
+        super().__init__(argv, name, 'interop-peer-', cwd=INTEROP_DIR)
 
 
 class NodeDataChannelInterop(BeachTestCase):
@@ -255,7 +160,7 @@ class NodeDataChannelInterop(BeachTestCase):
         p = self.peer('s1', token)
 
         started = time.monotonic()
-        t_open = p.expect('OPEN', READY_TIMEOUT)
+        t_open, _ = p.expect(lambda l: l == 'OPEN', READY_TIMEOUT, what='OPEN')
 
         def ready():
             pend = self.pending('s1', token)
