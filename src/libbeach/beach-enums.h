@@ -192,6 +192,49 @@ typedef enum {
   BEACH_FAST_PATH_CHANNEL_STATE,   /*< nick=mgr-state >*/
 } BeachFastPathChannel;
 
+/**
+ * BeachPollGateState:
+ * @BEACH_POLL_GATE_STATE_POLLING: the host long-polls
+ * @BEACH_POLL_GATE_STATE_BACKING_OFF: the last request failed; the next poll waits
+ * @BEACH_POLL_GATE_STATE_PAUSED: the manager confirmed the fast path and nothing pending
+ *
+ * Where a #BeachPollGate is.
+ */
+typedef enum {
+  BEACH_POLL_GATE_STATE_POLLING,     /*< nick=polling >*/
+  BEACH_POLL_GATE_STATE_BACKING_OFF, /*< nick=backing_off >*/
+  BEACH_POLL_GATE_STATE_PAUSED,      /*< nick=paused >*/
+} BeachPollGateState;
+
+/**
+ * BeachPollGateStep:
+ * @BEACH_POLL_GATE_STEP_POLL: start one long-poll now
+ * @BEACH_POLL_GATE_STEP_CHECK: start one `GET /actions/pending` safety check now
+ * @BEACH_POLL_GATE_STEP_WAIT: nothing now; ask again after the delay, or after
+ *   the next input when the delay is -1
+ *
+ * What beach_poll_gate_next() tells the poller to do.
+ */
+typedef enum {
+  BEACH_POLL_GATE_STEP_POLL,  /*< nick=poll >*/
+  BEACH_POLL_GATE_STEP_CHECK, /*< nick=check >*/
+  BEACH_POLL_GATE_STEP_WAIT,  /*< nick=wait >*/
+} BeachPollGateStep;
+
+/**
+ * BeachPollGateRequest:
+ * @BEACH_POLL_GATE_REQUEST_POLL: a long-poll
+ * @BEACH_POLL_GATE_REQUEST_ACK: an HTTP ack batch
+ * @BEACH_POLL_GATE_REQUEST_CHECK: a `GET /actions/pending` safety check
+ *
+ * The HTTP requests a #BeachPollGate keeps count of.
+ */
+typedef enum {
+  BEACH_POLL_GATE_REQUEST_POLL,  /*< nick=poll >*/
+  BEACH_POLL_GATE_REQUEST_ACK,   /*< nick=ack >*/
+  BEACH_POLL_GATE_REQUEST_CHECK, /*< nick=check >*/
+} BeachPollGateRequest;
+
 const gchar *beach_transport_mode_to_string (BeachTransportMode value);
 gboolean beach_transport_mode_from_string (const gchar *str,
                                            BeachTransportMode *out_value,
