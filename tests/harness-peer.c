@@ -15,10 +15,12 @@
  * action arrives; with `off` they wait), `ack held` (acks what waits),
  * `freeze` (the primary link sends nothing any more: a frozen host),
  * `drop` (closes the primary link gracefully: the manager sees it at once),
- * `refresh`, `stats`, `stop` (graceful stop, then exit 0). EOF stops too.
+ * `state N` (publishes a state diff with an N-byte payload), `refresh`,
+ * `stats`, `stop` (graceful stop, then exit 0). EOF stops too.
  *
  * usage: harness-peer --url URL --session-id S --private-beach-id P
  *          --token TOKEN [--journal PATH] [--no-ack] [--poll-wait-ms N]
+ *          [--health-interval-ms N]
  *
  * It links the internal library for one private accessor, the primary link
  * (freeze, drop); everything else is public API.
@@ -38,6 +40,7 @@ typedef struct {
   GDataInputStream *in;
   GPtrArray *held; /* BeachAction waiting for `ack held` */
   gboolean ack;
+  guint64 state_seq;
   gint status;
 } Peer;
 
@@ -152,6 +155,22 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
     beach_fast_path_link_set_silent (link, TRUE);
   } else if (g_str_equal (line, "drop") && link != NULL) {
     beach_fast_path_link_close_async (link, NULL, on_dropped, NULL);
+  } else if (g_str_has_prefix (line, "state ")) {
+    /* `state N`: publishes a state diff whose payload holds N bytes. */
+    g_autoptr (JsonObject) obj = json_object_new ();
+    g_autoptr (JsonNode) payload = json_node_new (JSON_NODE_OBJECT);
+    g_autofree gchar *fill = g_strnfill ((gsize) g_ascii_strtoull (line + 6, NULL, 10), 'x');
+    g_autoptr (BeachStateDiff) diff = NULL;
+    g_autoptr (GError) error = NULL;
+
+    json_object_set_string_member (obj, "fill", fill);
+    json_node_set_object (payload, obj);
+    diff = beach_state_diff_new (++p->state_seq, g_get_real_time () / 1000, payload, &error);
+    if (diff == NULL || !beach_harness_publish_state (p->harness, diff, &error)) {
+      say ("STATE-FAILED %s", error->message);
+      read_command (p);
+      return;
+    }
   } else if (g_str_equal (line, "refresh")) {
     beach_harness_refresh_async (p->harness, NULL, on_refreshed, p);
   } else if (g_str_equal (line, "stats")) {
@@ -199,6 +218,7 @@ main (int argc, char **argv)
   g_autofree gchar *url = NULL, *session_id = NULL, *beach_id = NULL, *token = NULL, *journal = NULL;
   gboolean no_ack = FALSE;
   gint poll_wait_ms = 25000;
+  gint health_interval_ms = 10000;
   const GOptionEntry entries[] = {
     { "url", 0, 0, G_OPTION_ARG_STRING, &url, "manager URL", "URL" },
     { "session-id", 0, 0, G_OPTION_ARG_STRING, &session_id, "session id", "ID" },
@@ -207,6 +227,7 @@ main (int argc, char **argv)
     { "journal", 0, 0, G_OPTION_ARG_FILENAME, &journal, "applied-id journal", "PATH" },
     { "no-ack", 0, 0, G_OPTION_ARG_NONE, &no_ack, "hold acks until `ack held`", NULL },
     { "poll-wait-ms", 0, 0, G_OPTION_ARG_INT, &poll_wait_ms, "long-poll wait", "MS" },
+    { "health-interval-ms", 0, 0, G_OPTION_ARG_INT, &health_interval_ms, "heartbeat interval", "MS" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- a BeachHarness test peer");
@@ -224,6 +245,7 @@ main (int argc, char **argv)
   p.held = g_ptr_array_new_with_free_func (g_object_unref);
   p.harness = g_object_new (BEACH_TYPE_HARNESS, "url", url, "session-id", session_id, "private-beach-id", beach_id,
                             "token", token, "journal-path", journal, "poll-wait-ms", (guint) poll_wait_ms,
+                            "health-interval-ms", (guint) health_interval_ms,
                             "harness-type", BEACH_HARNESS_TYPE_TERMINAL_SHIM, NULL);
   g_signal_connect (p.harness, "action-received", G_CALLBACK (on_action), &p);
   g_signal_connect (p.harness, "notify", G_CALLBACK (on_notify), &p);

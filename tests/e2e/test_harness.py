@@ -41,7 +41,7 @@ class Harness(beachtest.PeerProcess):
     """One harness-peer process."""
 
     def __init__(self, daemon, session_id, token, pb='pb', journal=None, no_ack=False,
-                 name='harness'):
+                 health_interval_ms=None, name='harness'):
         if not os.access(PEER, os.X_OK):
             raise RuntimeError('harness-peer not found at %s (set BEACH_HARNESS_PEER)' % PEER)
         argv = [PEER, '--url', 'http://%s:%d' % (daemon.host, daemon.port),
@@ -50,6 +50,8 @@ class Harness(beachtest.PeerProcess):
             argv += ['--journal', journal]
         if no_ack:
             argv.append('--no-ack')
+        if health_interval_ms is not None:
+            argv += ['--health-interval-ms', str(health_interval_ms)]
         super().__init__(argv, name, 'harness-peer-')
 
     def started(self, timeout=10.0):
@@ -95,6 +97,11 @@ class HarnessTestCase(tf.FastPathTestCase):
         pend = self.pending(session_id, token)
         self.assertEqual((pend['pending'], pend['transport'], pend['fast_path_ready']),
                          (0, 'fast_path', True), pend)
+
+    def route_requests(self, route):
+        series = parse_metrics(self.metrics())[0]
+        return sum(v for (name, labels), v in series.items()
+                   if name == 'http_requests_total' and ('route', route) in labels)
 
     def poll_requests(self):
         series = parse_metrics(self.metrics())[0]
@@ -232,6 +239,54 @@ class GatingTests(HarnessTestCase):
         self.assertEqual(self.dead_letters('h4'), [])
         h.expect(lambda l: l.startswith('POLLING 0 '), 20.0, what='POLLING 0 after reconnecting')
         self.assertGreaterEqual(int(h.stats()['opened']), 2)
+
+
+class ReportTests(HarnessTestCase):
+
+    # Health heartbeats carry the harness's own view of its link; after the
+    # link is dropped and rebuilt they count the second attempt.
+    def test_9_health_reports_the_link(self):
+        h = self.harness('r1', self.op, health_interval_ms=200)
+        token = h.started()
+        self.healthy_and_paused(h, 'r1', token)
+
+        def health(pred):
+            def get():
+                lh = self.session('r1').get('last_health')
+                return lh if lh and pred(lh.get('fast_path') or {}) else None
+            return get
+        lh = tf.wait_until(health(lambda fp: fp.get('state') == 'healthy'), 5.0, 'a healthy report')
+        self.assertEqual(lh['fast_path']['attempts'], 1, lh)
+        self.assertEqual(lh['queue_depth'], 0, lh)
+        self.assertIs(lh['degraded'], False, lh)
+        h.command('drop')
+        lh = tf.wait_until(health(lambda fp: fp.get('state') == 'healthy' and fp.get('attempts') == 2),
+                           10.0, 'a healthy report after the second link')
+        self.assertNotIn('last_error', lh['fast_path'], 'no error reported while healthy: %s' % lh)
+
+    # State takes the link when it fits one frame, HTTP when it does not
+    # (mgr-state is never chunked); both arrive.
+    def test_10_state_on_the_link_or_over_http(self):
+        h = self.harness('r2', self.op)
+        token = h.started()
+        self.healthy_and_paused(h, 'r2', token)
+        route = '/sessions/:id/state'
+        before = self.route_requests(route)
+        gets = [0]
+        h.command('state 100')
+
+        def latest_len():
+            gets[0] += 1
+            status, body, _ = self.req('GET', '/sessions/r2/state', self.op)
+            self.assertEqual(status, 200, body)
+            return len(body['payload']['fill']) if body else 0
+        tf.wait_until(lambda: latest_len() == 100, 5.0, 'the small state')
+        # The route's requests are our GETs only: the state took the link.
+        self.assertEqual(self.route_requests(route) - before, gets[0])
+        h.command('state 20000')
+        tf.wait_until(lambda: latest_len() == 20000, 5.0, 'the large state')
+        # One more than our GETs: the harness POSTed the large one.
+        self.assertEqual(self.route_requests(route) - before, gets[0] + 1)
 
 
 class JournalTests(HarnessTestCase):
