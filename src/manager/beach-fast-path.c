@@ -800,6 +800,24 @@ beach_fast_path_settle (BeachFastPath *self, BeachSession *session, GPtrArray *a
   return rest;
 }
 
+/* A link offered for the session that is neither the primary nor closed
+ * yet: a renegotiation is under way. */
+gboolean
+beach_fast_path_has_candidate (BeachFastPath *self, BeachSession *session)
+{
+  SessionLinks *sl = links_for (self, session, FALSE);
+
+  if (sl == NULL)
+    return FALSE;
+  for (guint i = 0; i < sl->links->len; i++) {
+    BeachFastPathLink *link = sl->links->pdata[i];
+
+    if (link != sl->primary && beach_fast_path_link_get_health (link) == BEACH_LINK_HEALTH_CONNECTING)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 void
 beach_fast_path_status_changed (BeachFastPath *self, BeachSession *session)
 {

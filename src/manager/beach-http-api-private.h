@@ -85,6 +85,8 @@ void beach_http_handle_state_get (BeachRequest *req);
 void beach_http_handle_health_post (BeachRequest *req);
 void beach_http_handle_dead_letters (BeachRequest *req);
 void beach_http_handle_events (BeachRequest *req);
+void beach_http_handle_handshake (BeachRequest *req);
+void beach_http_handle_handshake_renew (BeachRequest *req);
 void beach_http_handle_actions (BeachRequest *req);
 void beach_http_handle_poll (BeachRequest *req);
 void beach_http_handle_pending (BeachRequest *req);

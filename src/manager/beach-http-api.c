@@ -31,6 +31,8 @@ static const BeachRoute routes[] = {
   { "DELETE", "/sessions/:id", BEACH_AUTH_OPERATOR, beach_http_handle_delete_session },
   { "POST", "/sessions/:id/controller/lease", BEACH_AUTH_OPERATOR | BEACH_AUTH_LEASE, beach_http_handle_lease_acquire },
   { "DELETE", "/sessions/:id/controller/lease", BEACH_AUTH_OPERATOR | BEACH_AUTH_LEASE, beach_http_handle_lease_release },
+  { "POST", "/sessions/:id/controller-handshake", BEACH_AUTH_OPERATOR | BEACH_AUTH_LEASE, beach_http_handle_handshake },
+  { "POST", "/sessions/:id/controller-handshake/renew", BEACH_AUTH_LEASE, beach_http_handle_handshake_renew },
   { "POST", "/sessions/:id/actions", BEACH_AUTH_LEASE, beach_http_handle_actions },
   { "GET", "/sessions/:id/actions/poll", BEACH_AUTH_SESSION, beach_http_handle_poll },
   { "GET", "/sessions/:id/actions/pending", BEACH_AUTH_SESSION, beach_http_handle_pending },
@@ -246,10 +248,10 @@ authenticate (BeachRequest *req, const BeachRoute *route)
 
   if ((route->auth & req->auth) == 0) {
     beach_http_respond_new_error (req->msg, BEACH_ERROR_FORBIDDEN,
-                                  "a %s token may not use %s %s",
-                                  req->auth == BEACH_AUTH_OPERATOR ? "operator"
-                                  : req->auth == BEACH_AUTH_LEASE  ? "lease"
-                                                                   : "session",
+                                  "%s token may not use %s %s",
+                                  req->auth == BEACH_AUTH_OPERATOR ? "an operator"
+                                  : req->auth == BEACH_AUTH_LEASE  ? "a lease"
+                                                                   : "a session",
                                   route->method, route->pattern);
     return FALSE;
   }

@@ -900,6 +900,42 @@ beach_router_persist_lease_async (BeachRouter *self, BeachSession *session, Beac
   g_task_return_boolean (task, TRUE);
 }
 
+#ifdef BEACH_REDIS_BACKEND
+static void
+session_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!beach_session_store_save_finish (BEACH_SESSION_STORE (source), result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+#endif
+
+/* Makes the session record (handshake id included) durable; completes at
+ * once on the memory backend. */
+void
+beach_router_persist_session_async (BeachRouter *self, BeachSession *session, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+
+#ifdef BEACH_REDIS_BACKEND
+  if (self->store != NULL) {
+    beach_session_store_save_async (self->store, session, session_saved_cb, g_steal_pointer (&task));
+    return;
+  }
+#endif
+  g_task_return_boolean (task, TRUE);
+}
+
+gboolean
+beach_router_persist_session_finish (BeachRouter *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 gboolean
 beach_router_persist_lease_finish (BeachRouter *self, GAsyncResult *result, GError **error)
 {

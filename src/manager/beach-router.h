@@ -119,6 +119,13 @@ gboolean beach_router_persist_lease_finish (BeachRouter *self,
                                             GAsyncResult *result,
                                             GError **error);
 
+void beach_router_persist_session_async (BeachRouter *self,
+                                         BeachSession *session,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean beach_router_persist_session_finish (BeachRouter *self,
+                                              GAsyncResult *result,
+                                              GError **error);
 void beach_router_set_fast_path (BeachRouter *self,
                                  BeachFastPath *fast_path);
 

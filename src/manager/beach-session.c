@@ -164,6 +164,18 @@ emit_changed (BeachSession *self)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
 }
 
+/* A renegotiation issued a new handshake id: parked polls and the fast
+ * path (through "changed") tell the host. */
+void
+beach_session_set_handshake_id (BeachSession *self, const gchar *handshake_id)
+{
+  if (g_strcmp0 (self->handshake_id, handshake_id) == 0)
+    return;
+  g_free (self->handshake_id);
+  self->handshake_id = g_strdup (handshake_id);
+  emit_changed (self);
+}
+
 BeachSession *
 beach_session_new (const BeachRegistration *reg, gint64 now_ms)
 {

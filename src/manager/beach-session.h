@@ -64,6 +64,7 @@ struct _BeachSession {
   gboolean transport_known; /* FALSE until the first (registered) state */
   gchar *handshake_id;
   guint64 link_generation;
+  gint64 last_renegotiation_ms; /* 0: none; in memory only */
   gboolean fast_path_ready;
   gint64 heartbeat_rtt_us; /* -1: no link */
 
@@ -81,6 +82,8 @@ struct _BeachSession {
   gboolean drop_logged; /* 412 logged once until the state changes */
 };
 
+void beach_session_set_handshake_id (BeachSession *self,
+                                     const gchar *handshake_id);
 BeachSession *beach_session_new (const BeachRegistration *reg,
                                  gint64 now_ms);
 void beach_session_update (BeachSession *self,
