@@ -25,6 +25,7 @@ import beachtest  # noqa: E402
 import test_fastpath as tf  # noqa: E402
 import test_harness as th  # noqa: E402
 from beachtest import parse_metrics  # noqa: E402
+from redisfixture import REDIS_SERVER, RedisServer  # noqa: E402
 
 RENEWAL_SECS = float(os.environ.get('BEACH_RENEWAL_SECS', '30'))
 RATE = 1000            # actions per second, in POSTs of BATCH
@@ -233,6 +234,35 @@ class MakeBeforeBreakTests(HandshakeTestCase):
         self.assertEqual([l for l in lines if l.startswith('LINK ')], [],
                          'the old link served until the new one was healthy: %s' % lines)
         self.assertEqual(self.handshake_ok('m1', lease)['handshake_kind'], 'refresh')
+
+
+class RedisTests(HandshakeTestCase):
+
+    START = False
+
+    # With Redis, a renegotiation's handshake id is durable before the call
+    # answers: a restarted manager (and any other instance) has it.
+    @unittest.skipIf(REDIS_SERVER is None, 'redis-server is not installed')
+    def test_8_new_handshake_id_is_persisted(self):
+        redis = RedisServer()
+        self.addCleanup(redis.cleanup)
+        redis.start()
+        args = ['--queue', 'redis', '--redis-url', redis.url]
+        a = self.start_daemon(name='redis-a', args=args)
+        a.wait_ready(15.0)
+        self.d, self.op = a, a.operator_token
+        registered = self.register_fp('p1', daemon=a)['handshake_id']
+        out = self.handshake_ok('p1')
+        self.assertEqual(out['handshake_kind'], 'renegotiate', out)
+        self.assertNotEqual(out['handshake_id'], registered)
+        stored = redis.call('HGET', 'beach:{pb:p1}:session', 'handshake_id')
+        stored = stored.decode() if isinstance(stored, bytes) else stored
+        self.assertEqual(stored, out['handshake_id'], 'durable before the answer')
+        self.assertEqual(a.stop(), 0)
+        b = self.start_daemon(name='redis-b', args=args)
+        b.wait_ready(15.0)
+        self.d, self.op = b, b.operator_token
+        self.assertEqual(self.session('p1', daemon=b)['handshake_id'], out['handshake_id'])
 
 
 class CorsTests(HandshakeTestCase):
