@@ -356,10 +356,12 @@ step (BeachHarness *self)
     return;
   switch (beach_poll_gate_next (self->gate, now, &delay_ms)) {
     case BEACH_POLL_GATE_STEP_POLL: {
-      /* With the link up a poll is mostly a question ("may I pause?"): it
-     * parks briefly, so the answer comes soon and the gate can act on it. */
-      guint wait_ms = _beach_harness_link_is_healthy (self) ? MIN (self->poll_wait_ms, LINK_UP_POLL_WAIT_MS)
-                                                            : self->poll_wait_ms;
+      /* With a link up or on its way a poll is mostly a question ("may I
+       * pause?"): it parks briefly, so the answer comes soon after the link
+       * is healthy and the gate can act on it. Without a fast path it is a
+       * real long-poll. */
+      gboolean link = self->link_health == BEACH_LINK_HEALTH_HEALTHY || self->link_health == BEACH_LINK_HEALTH_CONNECTING || self->link_health == BEACH_LINK_HEALTH_UNHEALTHY;
+      guint wait_ms = link ? MIN (self->poll_wait_ms, LINK_UP_POLL_WAIT_MS) : self->poll_wait_ms;
       g_autofree gchar *path = g_strdup_printf ("%s?wait_ms=%u&max=%d",
                                                 beach_transport_hints_get_actions_poll_path (self->hints), wait_ms,
                                                 POLL_MAX);
