@@ -1041,22 +1041,19 @@ static void
 on_demoted (BeachFastPath *fp, const gchar *session_id, gint reason, BeachRouter *self)
 {
   BeachSession *session = beach_session_registry_lookup (self->registry, session_id);
-  GQueue *q;
+  g_autofree gchar *key = NULL;
+  GQueue *q = NULL;
 
   if (session != NULL)
     beach_router_update_transport (self, session, (BeachTransportReason) reason);
   if (beach_fast_path_is_demoting (fp, session))
     return;
-  q = g_hash_table_lookup (self->deferred, session_id);
-  if (q == NULL)
+  /* Stolen (key and queue are ours now): routing may defer again, into a
+   * new entry. */
+  if (!g_hash_table_steal_extended (self->deferred, session_id, (gpointer *) &key, (gpointer *) &q))
     return;
-  g_hash_table_steal (self->deferred, session_id);
-  {
-    g_autofree gchar *key = g_strdup (session_id);
-
-    while (!g_queue_is_empty (q))
-      route_actions (self, g_queue_pop_head (q));
-  }
+  while (!g_queue_is_empty (q))
+    route_actions (self, g_queue_pop_head (q));
   g_queue_free (q);
 }
 
