@@ -243,8 +243,8 @@ _beach_harness_poller_kick (BeachHarness *self)
   polling = !beach_poll_gate_get_paused (self->gate);
   if (polling != self->polling) {
     self->polling = polling;
-    g_message ("session %s: HTTP polling %s (%s)", self->session_id, polling ? "resumed" : "paused",
-               beach_poll_gate_get_reason (self->gate) != NULL ? beach_poll_gate_get_reason (self->gate) : "start");
+    g_debug ("session %s: HTTP polling %s (%s)", self->session_id, polling ? "resumed" : "paused",
+             beach_poll_gate_get_reason (self->gate) != NULL ? beach_poll_gate_get_reason (self->gate) : "start");
     g_object_notify (G_OBJECT (self), "polling");
   }
   schedule_step (self, 0);

@@ -111,9 +111,9 @@ link_failed (BeachHarness *self, BeachFastPathLink *link, const gchar *reason)
 {
   gboolean was_primary = link == self->primary;
 
-  g_message ("session %s: fast-path link %s %s: %s", self->session_id,
-             info_of (link)->link_id != NULL ? info_of (link)->link_id : "(unanswered)",
-             was_primary ? "dropped" : "candidate dropped", reason);
+  g_debug ("session %s: fast-path link %s %s: %s", self->session_id,
+           info_of (link)->link_id != NULL ? info_of (link)->link_id : "(unanswered)",
+           was_primary ? "dropped" : "candidate dropped", reason);
   _beach_harness_set_last_error (self, reason);
   self->link_failures++;
   retire (self, link);
@@ -142,8 +142,8 @@ update_health (BeachHarness *self)
 
   if (health == self->link_health)
     return;
-  g_message ("session %s: fast path %s -> %s", self->session_id, beach_link_health_to_string (self->link_health),
-             beach_link_health_to_string (health));
+  g_debug ("session %s: fast path %s -> %s", self->session_id, beach_link_health_to_string (self->link_health),
+           beach_link_health_to_string (health));
   self->link_health = health;
   beach_poll_gate_set_link_healthy (self->gate, health == BEACH_LINK_HEALTH_HEALTHY, g_get_monotonic_time ());
   g_object_notify (G_OBJECT (self), "link-health");
@@ -160,8 +160,8 @@ promote (BeachHarness *self, BeachFastPathLink *link)
   self->candidate = NULL;
   self->primary = link;
   if (old != NULL) {
-    g_message ("session %s: link %s replaces %s", self->session_id, info_of (link)->link_id,
-               info_of (old)->link_id != NULL ? info_of (old)->link_id : "(unanswered)");
+    g_debug ("session %s: link %s replaces %s", self->session_id, info_of (link)->link_id,
+             info_of (old)->link_id != NULL ? info_of (old)->link_id : "(unanswered)");
     retire (self, old);
   }
 }
@@ -216,8 +216,8 @@ on_watch (gpointer user_data)
       continue;
     }
     if (link == self->primary && self->candidate == NULL && self->reconnect_id == 0 && info->unhealthy_since_us != 0 && now - info->unhealthy_since_us > (gint64) self->unhealthy_timeout_ms * 1000) {
-      g_message ("session %s: link %s unhealthy for %u ms: offering a new one", self->session_id, info->link_id,
-                 self->unhealthy_timeout_ms);
+      g_debug ("session %s: link %s unhealthy for %u ms: offering a new one", self->session_id, info->link_id,
+               self->unhealthy_timeout_ms);
       _beach_harness_set_last_error (self, "heartbeat timeout");
       info->unhealthy_since_us = now; /* one candidate per period */
       open_link (self);
@@ -458,7 +458,7 @@ _beach_harness_link_check_handshake (BeachHarness *self)
     return;
   if (newest == NULL && self->reconnect_id != 0)
     return; /* the next offer carries the new id */
-  g_message ("session %s: handshake id %s: offering a new link", self->session_id, self->handshake_id);
+  g_debug ("session %s: handshake id %s: offering a new link", self->session_id, self->handshake_id);
   open_link (self);
 }
 
@@ -467,7 +467,7 @@ void
 _beach_harness_link_hints_changed (BeachHarness *self)
 {
   if (!beach_transport_hints_has_fast_path (self->hints)) {
-    g_message ("session %s: the manager offers no fast path any more", self->session_id);
+    g_debug ("session %s: the manager offers no fast path any more", self->session_id);
     g_clear_handle_id (&self->reconnect_id, g_source_remove);
     if (self->candidate != NULL)
       retire (self, self->candidate);
@@ -476,7 +476,7 @@ _beach_harness_link_hints_changed (BeachHarness *self)
     update_health (self);
     return;
   }
-  g_message ("session %s: new transport hints: offering a new link", self->session_id);
+  g_debug ("session %s: new transport hints: offering a new link", self->session_id);
   if (self->link_watch_id == 0)
     _beach_harness_link_start (self);
   else

@@ -166,8 +166,8 @@ _beach_harness_set_status (BeachHarness *self,
 {
   g_object_freeze_notify (G_OBJECT (self));
   if (transport != self->transport) {
-    g_message ("session %s: the manager says transport %s -> %s (pending %u)", self->session_id,
-               beach_transport_to_string (self->transport), beach_transport_to_string (transport), pending);
+    g_debug ("session %s: the manager says transport %s -> %s (pending %u)", self->session_id,
+             beach_transport_to_string (self->transport), beach_transport_to_string (transport), pending);
     self->transport = transport;
     g_object_notify_by_pspec (G_OBJECT (self), props[PROP_TRANSPORT]);
   }
@@ -178,7 +178,7 @@ _beach_harness_set_status (BeachHarness *self,
   }
   beach_poll_gate_observe_status (self->gate, transport, fast_path_ready, pending, g_get_monotonic_time ());
   if (handshake_id != NULL && g_strcmp0 (handshake_id, self->handshake_id) != 0) {
-    g_message ("session %s: handshake id %s -> %s", self->session_id, self->handshake_id, handshake_id);
+    g_debug ("session %s: handshake id %s -> %s", self->session_id, self->handshake_id, handshake_id);
     set_string (self, &self->handshake_id, handshake_id, props[PROP_HANDSHAKE_ID]);
     _beach_harness_link_check_handshake (self);
   }
@@ -515,8 +515,8 @@ on_registered (BeachHarness *self, JsonNode *reply, const GError *error, gpointe
   }
   if (first && !self->stopping && !self->terminated) {
     self->started = TRUE;
-    g_message ("session %s: registered with %s (harness %s, fast path %s)", self->session_id, self->url,
-               self->harness_id, beach_transport_hints_has_fast_path (self->hints) ? "offered" : "off");
+    g_debug ("session %s: registered with %s (harness %s, fast path %s)", self->session_id, self->url,
+             self->harness_id, beach_transport_hints_has_fast_path (self->hints) ? "offered" : "off");
     _beach_harness_link_start (self);
     _beach_harness_poller_start (self);
     if (self->health_interval_ms > 0) {
@@ -537,7 +537,8 @@ do_register (BeachHarness *self, GTask *task)
   g_autoptr (JsonNode) body = registration_body (self);
   const gchar *bearer = self->session_token != NULL ? self->session_token : self->token;
 
-  _beach_harness_http_request (self, "POST", "/sessions/register", bearer, body, NULL, on_registered, task,
+  _beach_harness_http_request (self, "POST", "/sessions/register", bearer, body, g_task_get_cancellable (task),
+                               on_registered, task,
                                g_object_unref);
 }
 
@@ -652,7 +653,7 @@ on_links_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
   BeachHarness *self = g_task_get_source_object (task);
 
   g_cancellable_cancel (self->cancellable);
-  g_message ("session %s: stopped", self->session_id);
+  g_debug ("session %s: stopped", self->session_id);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -835,6 +836,20 @@ GETTER (guint, pending, pending, 0)
  * Returns: %TRUE while HTTP polling runs, %FALSE while it is paused
  */
 GETTER (gboolean, polling, polling, FALSE)
+/**
+ * beach_harness_get_polling_reason:
+ * @self: a #BeachHarness
+ *
+ * Returns: (nullable): why HTTP polling last paused or resumed (see
+ *   beach_poll_gate_get_reason()), or %NULL before the first change
+ */
+const gchar *
+beach_harness_get_polling_reason (BeachHarness *self)
+{
+  g_return_val_if_fail (BEACH_IS_HARNESS (self), NULL);
+  return beach_poll_gate_get_reason (self->gate);
+}
+
 /**
  * beach_harness_get_link_attempts:
  * @self: a #BeachHarness

@@ -79,6 +79,7 @@ BeachLinkHealth beach_harness_get_link_health (BeachHarness *self);
 const gchar *beach_harness_get_handshake_id (BeachHarness *self);
 guint beach_harness_get_pending (BeachHarness *self);
 gboolean beach_harness_get_polling (BeachHarness *self);
+const gchar *beach_harness_get_polling_reason (BeachHarness *self);
 guint beach_harness_get_link_attempts (BeachHarness *self);
 guint beach_harness_get_links_opened (BeachHarness *self);
 guint64 beach_harness_get_polls (BeachHarness *self);
