@@ -402,6 +402,22 @@ check_options (Host *h, GError **error)
   return TRUE;
 }
 
+static void
+host_clear (Host *h)
+{
+  g_clear_object (&h->terminal);
+  g_clear_object (&h->harness);
+  g_clear_object (&h->connecting);
+  g_clear_pointer (&h->loop, g_main_loop_unref);
+  g_clear_pointer (&h->manager, g_free);
+  g_clear_pointer (&h->session_id, g_free);
+  g_clear_pointer (&h->beach_id, g_free);
+  g_clear_pointer (&h->token, g_free);
+  g_clear_pointer (&h->journal, g_free);
+  g_clear_pointer (&h->local_addresses, g_strfreev);
+  g_clear_pointer (&h->command, g_strfreev);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -454,10 +470,12 @@ main (int argc, char **argv)
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || (!version && !check_options (&h, &error))) {
     g_printerr ("beach-host: %s\n", error->message);
     g_printerr (_ ("Try “beach-host --help”.\n"));
+    host_clear (&h);
     return 2;
   }
   if (version) {
     g_print ("beach-host %s\n", BEACH_VERSION);
+    host_clear (&h);
     return 0;
   }
   if (h.json_log)
@@ -484,15 +502,6 @@ main (int argc, char **argv)
 
   if (h.terminal != NULL)
     beach_terminal_hangup (h.terminal);
-  g_clear_object (&h.terminal);
-  g_clear_object (&h.harness);
-  g_main_loop_unref (h.loop);
-  g_free (h.manager);
-  g_free (h.session_id);
-  g_free (h.beach_id);
-  g_free (h.token);
-  g_free (h.journal);
-  g_strfreev (h.local_addresses);
-  g_strfreev (h.command);
+  host_clear (&h);
   return h.status;
 }
