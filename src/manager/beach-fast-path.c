@@ -489,8 +489,12 @@ handle_frame (SessionLinks *sl, BeachFastPathLink *link, const gchar *type, Json
   } else if (g_str_equal (type, "health")) {
     g_autoptr (BeachHealth) health = beach_health_new_from_json (payload, &error);
 
-    if (health != NULL && JSON_NODE_HOLDS_OBJECT (payload))
+    if (health != NULL && JSON_NODE_HOLDS_OBJECT (payload)) {
       beach_session_set_health (s, json_node_get_object (payload), now_ms ());
+      if (beach_health_has_fast_path (health))
+        beach_metrics_set_harness_state (self->metrics, sl->private_beach_id, sl->session_id,
+                                         beach_health_get_fast_path_state (health));
+    }
   } else if (g_str_equal (type, "pong") && link == sl->primary) {
     gint64 rtt = beach_fast_path_link_get_rtt_us (link);
     g_autofree gchar *plain = labels (sl, NULL, NULL);

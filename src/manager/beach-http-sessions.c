@@ -524,18 +524,9 @@ beach_http_handle_health_post (BeachRequest *req_)
     return;
   }
   beach_session_set_health (s, json_node_get_object (body), beach_http_now_ms ());
-  if (beach_health_has_fast_path (health)) {
-    BeachLinkHealth reported = beach_health_get_fast_path_state (health);
-
-    for (gint st = BEACH_LINK_HEALTH_CONNECTING; st <= BEACH_LINK_HEALTH_DISABLED; st++) {
-      g_autofree gchar *labels = beach_metrics_session_labels (
-        s->private_beach_id, s->session_id, "state",
-        beach_link_health_to_string ((BeachLinkHealth) st), NULL);
-
-      beach_metrics_gauge_set (req->api->metrics, "harness_fastpath_state", labels,
-                               (gint) reported == st ? 1 : 0);
-    }
-  }
+  if (beach_health_has_fast_path (health))
+    beach_metrics_set_harness_state (req->api->metrics, s->private_beach_id, s->session_id,
+                                     beach_health_get_fast_path_state (health));
   respond_ok (req, "ok", TRUE);
 }
 

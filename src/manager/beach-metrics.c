@@ -810,3 +810,20 @@ beach_metrics_get_redis_enabled (BeachMetrics *self)
 
   return self->redis_enabled;
 }
+
+/* harness_fastpath_state: the state a harness last reported, 1 for it and
+ * 0 for the others; the same whether the report came by HTTP or on the
+ * link. */
+void
+beach_metrics_set_harness_state (BeachMetrics *self,
+                                 const gchar *private_beach_id,
+                                 const gchar *session_id,
+                                 BeachLinkHealth reported)
+{
+  for (gint st = BEACH_LINK_HEALTH_CONNECTING; st <= BEACH_LINK_HEALTH_DISABLED; st++) {
+    g_autofree gchar *labels = beach_metrics_session_labels (private_beach_id, session_id, "state",
+                                                             beach_link_health_to_string ((BeachLinkHealth) st), NULL);
+
+    beach_metrics_gauge_set (self, "harness_fastpath_state", labels, (gint) reported == st ? 1 : 0);
+  }
+}

@@ -6,6 +6,8 @@
 
 #include <glib-object.h>
 
+#include "beach.h"
+
 G_BEGIN_DECLS
 
 #define BEACH_TYPE_METRICS (beach_metrics_get_type ())
@@ -45,6 +47,10 @@ void beach_metrics_remove_series (BeachMetrics *self,
                                   const gchar *family,
                                   const gchar *labels);
 
+void beach_metrics_set_harness_state (BeachMetrics *self,
+                                      const gchar *private_beach_id,
+                                      const gchar *session_id,
+                                      BeachLinkHealth reported);
 gchar *beach_metrics_render (BeachMetrics *self);
 GVariant *beach_metrics_to_variant (BeachMetrics *self);
 
