@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+#include "beach-log-limiter.h"
+
 #include "beach-fast-path.h"
 
 typedef struct {
@@ -245,8 +247,8 @@ demote (SessionLinks *sl, BeachFastPathLink *link, BeachTransportReason reason)
 
     beach_metrics_counter_add (self->metrics, "fastpath_failovers_total", l_reason, 1);
   }
-  g_message ("session %s: %u in-flight actions move to the fallback queue (%s)", sl->session_id,
-             entries->len, beach_transport_reason_to_string (reason));
+  beach_session_message (sl->session_id, "demote", "session %s: %u in-flight actions move to the fallback queue (%s)", sl->session_id,
+                         entries->len, beach_transport_reason_to_string (reason));
   /* Announced before the requeue: the router sees the session as demoting
    * (so http_fallback, with this reason) before the queue's own
    * depth-changed could name another one. */
@@ -271,8 +273,8 @@ on_ack_timeout (gpointer user_data)
   SessionLinks *sl = user_data;
 
   sl->ack_timer_id = 0;
-  g_message ("session %s: an in-flight action went unacked for %u ms", sl->session_id,
-             sl->owner->config->fast_path.ack_timeout_ms);
+  beach_session_message (sl->session_id, "ack_timeout", "session %s: an in-flight action went unacked for %u ms", sl->session_id,
+                         sl->owner->config->fast_path.ack_timeout_ms);
   demote (sl, NULL, BEACH_TRANSPORT_REASON_ACK_TIMEOUT);
   return G_SOURCE_REMOVE;
 }
@@ -315,8 +317,8 @@ static void
 maybe_close_drained (SessionLinks *sl, BeachFastPathLink *link)
 {
   if (link != NULL && link != sl->primary && is_draining (link) && count_in_flight_on (sl, link) == 0) {
-    g_message ("session %s: replaced link %s has settled its actions, closing", sl->session_id,
-               beach_fast_path_link_get_link_id (link));
+    beach_session_message (sl->session_id, "link_replaced", "session %s: replaced link %s has settled its actions, closing", sl->session_id,
+                           beach_fast_path_link_get_link_id (link));
     close_link (sl, link);
   }
 }
@@ -366,8 +368,8 @@ promote (SessionLinks *sl, BeachFastPathLink *link)
   s->link_generation = sl->generation;
   s->fast_path_ready = TRUE;
   set_primary_gauges (sl, TRUE);
-  g_message ("session %s: link %s is primary (generation %" G_GUINT64_FORMAT ")", sl->session_id,
-             beach_fast_path_link_get_link_id (link), sl->generation);
+  beach_session_message (sl->session_id, "link_primary", "session %s: link %s is primary (generation %" G_GUINT64_FORMAT ")", sl->session_id,
+                         beach_fast_path_link_get_link_id (link), sl->generation);
   g_signal_emit (sl->owner, signals[SIGNAL_LINK_CHANGED], 0, sl->session_id,
                  (gint) BEACH_TRANSPORT_REASON_LINK_HEALTHY);
   beach_fast_path_status_changed (sl->owner, s);
@@ -388,8 +390,8 @@ on_link_health (BeachFastPathLink *link, GParamSpec *pspec, SessionLinks *sl)
                                     ? BEACH_TRANSPORT_REASON_CHANNEL_CLOSED
                                     : BEACH_TRANSPORT_REASON_HEARTBEAT_TIMEOUT;
 
-    g_message ("session %s: primary link %s is %s", sl->session_id,
-               beach_fast_path_link_get_link_id (link), beach_link_health_to_string (health));
+    beach_session_message (sl->session_id, "link_lost", "session %s: primary link %s is %s", sl->session_id,
+                           beach_fast_path_link_get_link_id (link), beach_link_health_to_string (health));
     g_clear_object (&sl->primary);
     if (s != NULL) {
       s->fast_path_ready = FALSE;
@@ -541,8 +543,8 @@ on_candidate_deadline (gpointer user_data)
 
   g_object_set_data (G_OBJECT (link), "beach-deadline", NULL);
   if (sl != NULL && link != sl->primary && beach_fast_path_link_get_health (link) != BEACH_LINK_HEALTH_HEALTHY) {
-    g_message ("session %s: link %s not healthy within %u ms, closing", sl->session_id,
-               beach_fast_path_link_get_link_id (link), sl->owner->config->fast_path.candidate_timeout_ms);
+    beach_session_message (sl->session_id, "candidate_timeout", "session %s: link %s not healthy within %u ms, closing", sl->session_id,
+                           beach_fast_path_link_get_link_id (link), sl->owner->config->fast_path.candidate_timeout_ms);
     close_link (sl, link);
   }
   return G_SOURCE_REMOVE;
@@ -598,7 +600,7 @@ beach_fast_path_offer_async (BeachFastPath *self, BeachSession *session, const g
   while (candidates >= c->fast_path.max_candidates) {
     for (guint i = 0; i < sl->links->len; i++) {
       if (sl->links->pdata[i] != sl->primary) {
-        g_message ("session %s: too many candidate links, closing the oldest", sl->session_id);
+        beach_session_message (sl->session_id, "candidates", "session %s: too many candidate links, closing the oldest", sl->session_id);
         close_link (sl, sl->links->pdata[i]);
         break;
       }
@@ -624,8 +626,12 @@ beach_fast_path_offer_async (BeachFastPath *self, BeachSession *session, const g
   g_ptr_array_add (sl->links, g_object_ref (link));
   g_timeout_add_full (G_PRIORITY_DEFAULT, c->fast_path.candidate_timeout_ms, on_candidate_deadline,
                       g_object_ref (link), g_object_unref);
-  beach_fast_path_link_set_ping_status (link, session->handshake_id,
-                                        beach_transport_to_string (session->transport), session->pending);
+  /* No status until the session's status changes: the link's first ping
+   * (at transport up, before it is primary) would otherwise carry the
+   * transport from before it, and could reach the host after the answer to
+   * a poll that already says fast_path. A null transport is proof of life
+   * only. */
+  beach_fast_path_link_set_ping_status (link, session->handshake_id, NULL, 0);
   g_task_set_task_data (task, g_strdup (link_id), g_free);
   beach_fast_path_link_answer_async (link, offer_sdp, cancellable, answer_cb, g_steal_pointer (&task));
 }
@@ -752,8 +758,8 @@ beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrAr
     g_autoptr (GError) error = NULL;
 
     if (!beach_fast_path_link_send (link, BEACH_FAST_PATH_CHANNEL_ACTIONS, "action", frame, &error)) {
-      g_message ("session %s: the link refused an action (%s); moving its in-flight actions to the queue",
-                 sl->session_id, error->message);
+      beach_session_message (sl->session_id, "send_failed", "session %s: the link refused an action (%s); moving its in-flight actions to the queue",
+                             sl->session_id, error->message);
       demote (sl, link, g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE) ? BEACH_TRANSPORT_REASON_CHANNEL_CLOSED : BEACH_TRANSPORT_REASON_ACK_TIMEOUT);
       break;
     }

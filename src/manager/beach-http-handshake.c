@@ -14,6 +14,8 @@
 
 #include "config.h"
 
+#include "beach-log-limiter.h"
+
 #include "beach-fast-path.h"
 #include "beach-handshake.h"
 #include "beach-http-api-private.h"
@@ -134,8 +136,8 @@ announce (HandshakeCtx *ctx)
   json_object_set_string_member (ev, "handshake_id", session->handshake_id);
   beach_event_hub_publish (api->events, session->session_id, "handshake", ev);
   if (ctx->plan.id_op == BEACH_HANDSHAKE_ID_ISSUE) {
-    g_message ("session %s: renegotiate: new handshake id %s (no healthy link)", session->session_id,
-               session->handshake_id);
+    beach_session_message (session->session_id, "renegotiate", "session %s: renegotiate: new handshake id %s (no healthy link)", session->session_id,
+                           session->handshake_id);
     if (api->fast_path != NULL)
       beach_fast_path_status_changed (api->fast_path, session);
   } else if (ctx->plan.kind == BEACH_HANDSHAKE_KIND_RENEGOTIATE) {
@@ -167,8 +169,8 @@ finish (HandshakeCtx *ctx_, const GError *error)
   g_autoptr (HandshakeCtx) ctx = ctx_;
 
   if (error != NULL) {
-    g_warning ("session %s: handshake failed, nothing changed: %s", ctx->req->session->session_id,
-               error->message);
+    beach_session_warning (ctx->req->session->session_id, "handshake_failed", "session %s: handshake failed, nothing changed: %s", ctx->req->session->session_id,
+                           error->message);
     undo (ctx);
     beach_http_respond_error (ctx->req->msg, error);
   } else {

@@ -9,6 +9,8 @@
 
 #include "config.h"
 
+#include "beach-log-limiter.h"
+
 #include "beach-router.h"
 #ifdef BEACH_REDIS_BACKEND
 #include "beach-session-store.h"
@@ -74,8 +76,8 @@ transition (BeachRouter *self, BeachSession *session, BeachTransport to, BeachTr
   if (!beach_session_set_transport (session, to, reason, now_ms (), &from))
     return;
   from_str = first ? "none" : beach_transport_to_string (from);
-  g_message ("session %s: transport %s -> %s (%s)", session->session_id, from_str,
-             beach_transport_to_string (to), beach_transport_reason_to_string (reason));
+  beach_session_message (session->session_id, "transport", "session %s: transport %s -> %s (%s)", session->session_id, from_str,
+                         beach_transport_to_string (to), beach_transport_reason_to_string (reason));
   labels = beach_metrics_labels ("from", from_str, "to", beach_transport_to_string (to),
                                  "reason", beach_transport_reason_to_string (reason), NULL);
   beach_metrics_counter_add (self->metrics, "transport_transitions_total", labels, 1);
@@ -147,7 +149,7 @@ on_depth_changed (BeachFallbackQueue *queue, const gchar *p, const gchar *s, gui
   if (before > 0 && depth == 0) {
     g_autoptr (JsonObject) ev = event_object (session);
 
-    g_message ("session %s: queue returned to zero", s);
+    beach_session_message (s, "queue_empty", "session %s: queue returned to zero", s);
     beach_event_hub_publish (self->events, s, "queue_empty", ev);
     beach_router_update_transport (self, session, BEACH_TRANSPORT_REASON_QUEUE_EMPTY);
   } else if (before == 0 && depth > 0) {
@@ -193,7 +195,7 @@ on_dead_lettered (BeachFallbackQueue *queue, const gchar *p, const gchar *s, con
 
     beach_metrics_counter_add (self->metrics, "actions_dead_lettered_total", labels, 1);
   }
-  g_message ("session %s: action %s dead-lettered (%s)", s, action_id, reason_str);
+  beach_session_message (s, "dead_letter", "session %s: action %s dead-lettered (%s)", s, action_id, reason_str);
   json_object_set_string_member (ev, "session_id", s);
   json_object_set_string_member (ev, "id", action_id);
   json_object_set_string_member (ev, "reason", reason_str);
@@ -321,8 +323,8 @@ beach_router_record_drop (BeachRouter *self, BeachSession *session, BeachDropRea
   /* Once per session until its transport state changes (UPSTREAM #14). */
   if (reason == BEACH_DROP_REASON_FAST_PATH_NOT_READY && !session->drop_logged) {
     session->drop_logged = TRUE;
-    g_warning ("session %s: refusing actions, fast path not ready and queueing not allowed",
-               session->session_id);
+    beach_session_warning (session->session_id, "refusal", "session %s: refusing actions, fast path not ready and queueing not allowed",
+                           session->session_id);
   }
 }
 
@@ -572,6 +574,7 @@ drop_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                       NULL, NULL);
 #endif
   g_message ("session %s deleted", session->session_id);
+  beach_log_limiter_forget_session (beach_log_limiter_get_default (), session->session_id);
   g_task_return_boolean (task, TRUE);
 }
 

@@ -120,6 +120,28 @@ class MetricsTests(th.HarnessTestCase):
         self.assertGreaterEqual(metric_value(series, 'transport_transitions_total', **{
             'from': 'fast_path', 'to': 'http_fallback', 'reason': 'heartbeat_timeout'}) or 0, 1.0)
 
+    # 100 link flaps: every transition reaches the metrics, but the log
+    # stays bounded (5 lines per session and message kind a minute, then a
+    # count of what was suppressed).
+    def test_3_log_soak(self):
+        flaps = 30 if os.environ.get('BEACH_SANITIZED') == '1' else 100
+        h = self.harness('soak', self.op)
+        token = h.started()
+        self.healthy_and_paused(h, 'soak', token)
+        base = len([l for l in self.d.stderr_text().splitlines() if 'session soak' in l])
+        for i in range(flaps):
+            h.command('drop')
+            h.expect(lambda l: l == 'LINK healthy', 20.0, what='LINK healthy after drop %d' % i)
+        tf.wait_until(lambda: self.session('soak')['fast_path_ready'], 10.0, 'the last link serves')
+        series = parse_metrics(self.metrics())[0]
+        transitions = sum(v for (name, labels), v in series.items()
+                          if name == 'transport_transitions_total')
+        self.assertGreaterEqual(transitions, 2 * flaps, 'each flap is two transitions')
+        lines = [l for l in self.d.stderr_text().splitlines() if 'session soak' in l][base:]
+        print('\n  %d flaps, %d transitions, %d log lines for the session'
+              % (flaps, transitions, len(lines)), file=sys.stderr)
+        self.assertLessEqual(len(lines), 60, '\n'.join(lines[-20:]))
+
     # With Redis, redis_available says whether it answers.
     @unittest.skipIf(REDIS_SERVER is None or PROMTOOL is None, 'redis-server or promtool missing')
     def test_2_redis_available(self):
