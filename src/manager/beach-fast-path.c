@@ -368,6 +368,7 @@ promote (SessionLinks *sl, BeachFastPathLink *link)
   s->link_generation = sl->generation;
   s->fast_path_ready = TRUE;
   set_primary_gauges (sl, TRUE);
+  beach_session_notify_changed (s);
   beach_session_message (sl->session_id, "link_primary", "session %s: link %s is primary (generation %" G_GUINT64_FORMAT ")", sl->session_id,
                          beach_fast_path_link_get_link_id (link), sl->generation);
   g_signal_emit (sl->owner, signals[SIGNAL_LINK_CHANGED], 0, sl->session_id,
@@ -396,6 +397,7 @@ on_link_health (BeachFastPathLink *link, GParamSpec *pspec, SessionLinks *sl)
     if (s != NULL) {
       s->fast_path_ready = FALSE;
       s->heartbeat_rtt_us = -1;
+      beach_session_notify_changed (s);
     }
     set_primary_gauges (sl, FALSE);
     if (demote (sl, link, reason) == 0)

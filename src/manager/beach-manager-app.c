@@ -17,6 +17,7 @@
 #include "beach-fast-path.h"
 #include "beach-http-api.h"
 #include "beach-manager-app.h"
+#include "beach-dbus-service.h"
 #include "beach-memory-queue.h"
 #include "beach-metrics.h"
 #include "beach-router.h"
@@ -35,6 +36,8 @@ struct _BeachManagerApp {
   gchar *opt_config;
   gchar *opt_queue;
   gchar *opt_redis_url;
+  gboolean opt_require_dbus;
+  gboolean opt_system_bus;
 
   BeachConfig *config;
   BeachAuth *auth;
@@ -45,6 +48,7 @@ struct _BeachManagerApp {
   BeachRouter *router;
   BeachFastPath *fast_path;
   BeachHttpApi *http;
+  BeachDbusService *dbus;
 #ifdef BEACH_REDIS_BACKEND
   BeachRedisClient *redis;
   BeachSessionStore *store;
@@ -95,6 +99,15 @@ on_quit_signal (gpointer user_data)
     beach_fast_path_shutdown_async (self->fast_path, on_links_closed, g_object_ref (self));
   }
   return G_SOURCE_CONTINUE;
+}
+
+/* --require-dbus and no name: a clean shutdown with a failure status. */
+static void
+on_dbus_unavailable (BeachDbusService *dbus, GError *error, BeachManagerApp *self)
+{
+  g_printerr (_ ("beach-manager: D-Bus is required: %s\n"), error->message);
+  self->exit_status = 1;
+  on_quit_signal (self);
 }
 
 static void
@@ -311,6 +324,11 @@ beach_manager_app_startup (GApplication *app)
     g_print ("operator token in %s\n", beach_auth_get_operator_token_path (self->auth));
   fflush (stdout);
 
+  self->dbus = beach_dbus_service_new (self->registry, self->router, self->metrics, self->queue,
+                                       beach_http_api_get_url (self->http));
+  g_signal_connect (self->dbus, "unavailable", G_CALLBACK (on_dbus_unavailable), self);
+  beach_dbus_service_start (self->dbus, self->opt_system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                            self->opt_require_dbus);
   self->sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, self);
   self->sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, self);
   self->sweep_id = g_timeout_add_seconds (MIN (60, MAX (1, self->config->session_idle_expiry_secs / 2)),
@@ -332,6 +350,9 @@ beach_manager_app_shutdown (GApplication *app)
   g_clear_handle_id (&self->sigint_id, g_source_remove);
   g_clear_handle_id (&self->sigterm_id, g_source_remove);
   g_clear_handle_id (&self->sweep_id, g_source_remove);
+  if (self->dbus != NULL)
+    beach_dbus_service_stop (self->dbus);
+  g_clear_object (&self->dbus);
   g_clear_object (&self->http);
   g_clear_object (&self->router);
   g_clear_object (&self->fast_path);
@@ -384,6 +405,8 @@ beach_manager_app_init (BeachManagerApp *self)
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &self->opt_config, N_ ("Configuration file (GKeyFile)"), N_ ("FILE") },
     { "queue", 0, 0, G_OPTION_ARG_STRING, &self->opt_queue, N_ ("Fallback queue backend: memory (default) or redis"), N_ ("BACKEND") },
     { "redis-url", 0, 0, G_OPTION_ARG_STRING, &self->opt_redis_url, N_ ("Redis URL: redis://HOST:PORT/DB or unix:///PATH"), N_ ("URL") },
+    { "require-dbus", 0, 0, G_OPTION_ARG_NONE, &self->opt_require_dbus, N_ ("Exit when the D-Bus name cannot be owned (default: run on without D-Bus)"), NULL },
+    { "system-bus", 0, 0, G_OPTION_ARG_NONE, &self->opt_system_bus, N_ ("Own the D-Bus name on the system bus instead of the session bus"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Print the version and exit"), NULL },
     { NULL }
   };

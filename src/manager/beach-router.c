@@ -270,6 +270,29 @@ beach_router_new (const BeachConfig *config, BeachSessionRegistry *registry, Bea
   return self;
 }
 
+static void
+mode_saved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *session_id = user_data;
+
+  if (!beach_router_persist_session_finish (BEACH_ROUTER (source), result, &error))
+    g_warning ("session %s: the new transport mode was not stored: %s", session_id, error->message);
+}
+
+/* An operator's mode change (D-Bus SetTransportMode): routing follows at
+ * once (WIRE.md step 1 needs fast_path mode), the transition is recorded
+ * with reason mode_changed, and the record is stored. */
+void
+beach_router_set_transport_mode (BeachRouter *self, BeachSession *session, BeachTransportMode mode)
+{
+  if (session->transport_mode == mode)
+    return;
+  beach_session_set_transport_mode (session, mode);
+  beach_router_update_transport (self, session, BEACH_TRANSPORT_REASON_MODE_CHANGED);
+  beach_router_persist_session_async (self, session, mode_saved_cb, g_strdup (session->session_id));
+}
+
 /* Creates the session, or refreshes it on re-registration (keeping leases,
  * queue, link and handshake id). Session ids are global: another private
  * beach's id is 409. */

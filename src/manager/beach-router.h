@@ -119,6 +119,9 @@ gboolean beach_router_persist_lease_finish (BeachRouter *self,
                                             GAsyncResult *result,
                                             GError **error);
 
+void beach_router_set_transport_mode (BeachRouter *self,
+                                      BeachSession *session,
+                                      BeachTransportMode mode);
 void beach_router_persist_session_async (BeachRouter *self,
                                          BeachSession *session,
                                          GAsyncReadyCallback callback,

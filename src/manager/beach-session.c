@@ -164,6 +164,24 @@ emit_changed (BeachSession *self)
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
 }
 
+/* An operator changed the mode (D-Bus SetTransportMode). */
+void
+beach_session_set_transport_mode (BeachSession *self, BeachTransportMode mode)
+{
+  if (self->transport_mode == mode)
+    return;
+  self->transport_mode = mode;
+  emit_changed (self);
+}
+
+/* Fields the fast path sets directly (readiness, generation, in flight,
+ * RTT) changed: tell the watchers. */
+void
+beach_session_notify_changed (BeachSession *self)
+{
+  emit_changed (self);
+}
+
 /* A renegotiation issued a new handshake id: parked polls and the fast
  * path (through "changed") tell the host. */
 void

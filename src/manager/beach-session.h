@@ -82,6 +82,9 @@ struct _BeachSession {
   gboolean drop_logged; /* 412 logged once until the state changes */
 };
 
+void beach_session_set_transport_mode (BeachSession *self,
+                                       BeachTransportMode mode);
+void beach_session_notify_changed (BeachSession *self);
 void beach_session_set_handshake_id (BeachSession *self,
                                      const gchar *handshake_id);
 BeachSession *beach_session_new (const BeachRegistration *reg,
