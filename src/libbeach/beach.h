@@ -15,6 +15,7 @@
 #include "beach-harness.h"
 #include "beach-health.h"
 #include "beach-ids.h"
+#include "beach-manager-client.h"
 #include "beach-poll-gate.h"
 #include "beach-state-diff.h"
 #include "beach-transport-hints.h"

@@ -139,5 +139,68 @@ class GiHarnessTests(BeachTestCase):
         self._run_example([GJS, os.path.join(EXAMPLES, 'host.js')], 'ex-js')
 
 
+@unittest.skipIf(shutil.which('dbus-daemon') is None, 'dbus-daemon is not installed')
+class GiManagerClientTests(BeachTestCase):
+    """Beach.ManagerClient (libbeach's wrapper of the generated proxy)
+    against the daemon on a private bus."""
+
+    START = False
+
+    def setUp(self):
+        super().setUp()
+        self.bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--print-address=1'],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (self.bus.terminate(), self.bus.wait(5)))
+        address = self.bus.stdout.readline().decode().strip()
+        # The process's session bus is this one (read at first use).
+        os.environ['DBUS_SESSION_BUS_ADDRESS'] = address
+        self.d = self.start_daemon(env={'DBUS_SESSION_BUS_ADDRESS': address})
+        self.op = self.d.operator_token
+
+    def test_4_manager_client(self):
+        from gi.repository import Gio
+        client, changes = [], []
+
+        def connect():
+            Beach.ManagerClient.new(Gio.BusType.SESSION, None,
+                                    lambda src, res: client.append(Beach.ManagerClient.new_finish(res)))
+        deadline = time.monotonic() + 10.0
+        while not client:
+            # The daemon owns the name a moment after it listens.
+            try:
+                connect()
+                iterate_until(lambda: client, 5.0, 'the client')
+            except GLib.Error:
+                client.clear()
+                self.assertLess(time.monotonic(), deadline, 'no manager on the bus')
+                time.sleep(0.1)
+        c = client[0]
+        self.assertEqual((c.get_http_address(), c.get_queue_backend(), c.get_session_count()),
+                         ('http://%s:%d' % (self.d.host, self.d.port), 'memory', 0))
+        c.connect('transport-changed', lambda c_, *args: changes.append(args))
+        self.register('mc.1')
+        iterate_until(lambda: c.get_session_count() == 1, 5.0, 'SessionCount 1')
+        done = []
+        c.set_transport_mode('mc.1', 'fast_path', None, lambda src, res: done.append(src.set_transport_mode_finish(res)))
+        iterate_until(lambda: done, 5.0, 'set_transport_mode')
+        iterate_until(lambda: ('mc.1', 'http_fallback', 'pending', 'mode_changed') in changes, 5.0,
+                      'transport-changed')
+        failed = []
+
+        def on_bad(src, res):
+            try:
+                src.set_transport_mode_finish(res)
+            except GLib.Error as e:
+                failed.append(e)
+        c.set_transport_mode('nope', 'fast_path', None, on_bad)
+        iterate_until(lambda: failed, 5.0, 'the error')
+        self.assertTrue(failed[0].matches(Beach.error_quark(), Beach.Error.NOT_FOUND), failed[0])
+        metrics = []
+        c.get_metrics(None, lambda src, res: metrics.append(src.get_metrics_finish(res).unpack()))
+        iterate_until(lambda: metrics, 5.0, 'metrics')
+        key = 'session_transport{private_beach_id="pb",session_id="mc.1",transport="pending"}'
+        self.assertEqual(metrics[0][key], 1.0)
+
+
 if __name__ == '__main__':
     beachtest.main()
