@@ -146,6 +146,8 @@ on_depth_changed (BeachFallbackQueue *queue, const gchar *p, const gchar *s, gui
   labels = beach_metrics_session_labels (p, s, NULL, NULL);
   beach_metrics_gauge_set (self->metrics, "actions_queue_depth", labels, depth);
   beach_metrics_gauge_set (self->metrics, "actions_queue_pending", labels, delivered);
+  if (g_object_get_data (G_OBJECT (session), "beach-deleting") != NULL)
+    return;
   if (before > 0 && depth == 0) {
     g_autoptr (JsonObject) ev = event_object (session);
 
@@ -607,6 +609,10 @@ beach_router_delete_session_async (BeachRouter *self, BeachSession *session, Bea
   GTask *task = g_task_new (self, NULL, callback, user_data);
 
   g_task_set_task_data (task, g_object_ref (session), g_object_unref);
+  /* Its queue empties because it is going, not because it drained: no
+   * queue_empty event or transition for that (the last transport event says
+   * session_deleted, from the transport it really had). */
+  g_object_set_data (G_OBJECT (session), "beach-deleting", GINT_TO_POINTER (1));
   /* In-flight actions join the queue first (operations on one session
    * run in order), so the drop dead-letters them too. */
   if (self->fast_path != NULL)

@@ -282,14 +282,33 @@ class EventKindTests(EventCase):
         got, = self.until_marker([everything], 'x2', token2, 1)
         self.assertDeadThenLast(got, dead, last)
 
+    def session_info(self, sid):
+        status, body, _ = self.req('GET', '/sessions/%s' % sid, self.op)
+        self.assertEqual(status, 200, body)
+        return body
+
     def assertDeadThenLast(self, got, dead, last):
-        # The dead letters in queue order, then the last transport event.
-        # The emptied queue also announces itself (`queue_empty`, once):
-        # tolerated, since the queue did return to zero.
-        body = kinds(got)[:-1]
-        self.assertEqual([k for k in body if k[0] != 'queue_empty'], dead, got)
-        self.assertLessEqual(len(body) - len(dead), 1, got)
+        # The dead letters in queue order, then the last transport event:
+        # a queue emptied by the deletion is no drain (no queue_empty, no
+        # queue_empty transition before the last event).
+        self.assertEqual(kinds(got)[:-1], dead, got)
         self.assertEqual(kinds(got)[-1], last, got)
+
+    # A fast_path-mode session with queued actions: its last transport event
+    # comes from http_fallback, the transport it had.
+    def test_dead_letter_fast_path_session_deleted(self):
+        self.register('y1', mode=None)
+        token2 = self.register('y2')
+        ctl = self.lease('y1')
+        self.assertEqual(self.post_actions('y1', ctl, ['w1', 'w2'], fallback='allow')[0], 200)
+        self.assertEqual(self.session_info('y1')['transport'], 'http_fallback')
+        everything = self.subscribe('/events', self.op)
+        status, out, _ = self.req('DELETE', '/sessions/y1', self.op)
+        self.assertEqual(status, 200, out)
+        got, = self.until_marker([everything], 'y2', token2, 1)
+        dead = [('dead_letter', {'session_id': 'y1', 'id': i, 'reason': 'session_deleted'})
+                for i in ('w1', 'w2')]
+        self.assertDeadThenLast(got, dead, transport('y1', 'http_fallback', 'pending', 'session_deleted'))
 
     # dropped: one event per refused call, with its reason and its size
     def test_dropped(self):
