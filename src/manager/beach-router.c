@@ -661,10 +661,36 @@ set_initial_gauges (BeachRouter *self, BeachSession *session)
 }
 
 static void
+weak_ref_free (GWeakRef *ref)
+{
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+/* The session remembers its router weakly: a stats reply may come back
+ * after the router is gone (a daemon stopping right after a restore). */
+static void
+remember_router (BeachSession *session, BeachRouter *self)
+{
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+  g_weak_ref_init (ref, self);
+  g_object_set_data_full (G_OBJECT (session), "beach-router", ref, (GDestroyNotify) weak_ref_free);
+}
+
+static BeachRouter *
+router_of (BeachSession *session)
+{
+  GWeakRef *ref = g_object_get_data (G_OBJECT (session), "beach-router");
+
+  return ref != NULL ? g_weak_ref_get (ref) : NULL;
+}
+
+static void
 restored_stats_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (BeachSession) session = user_data;
-  BeachRouter *self = g_object_get_data (G_OBJECT (session), "beach-router");
+  g_autoptr (BeachRouter) self = router_of (session);
   BeachQueueStats stats = { 0 };
 
   if (self == NULL || !beach_fallback_queue_stats_finish (BEACH_FALLBACK_QUEUE (source), result, &stats, NULL))
@@ -693,7 +719,7 @@ apply_stored (BeachRouter *self, BeachStoredSession *stored)
     for (guint i = 0; i < stored->leases->len; i++)
       beach_session_restore_lease (restored, g_steal_pointer (&stored->leases->pdata[i]));
     beach_session_registry_add (self->registry, restored, token);
-    g_object_set_data (G_OBJECT (restored), "beach-router", self);
+    remember_router (restored, self);
     beach_router_update_transport (self, restored, BEACH_TRANSPORT_REASON_REGISTERED);
     set_initial_gauges (self, restored);
     g_message ("session %s restored from the store", reg->session_id);
@@ -848,7 +874,7 @@ register_claimed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_error (task, g_steal_pointer (&error));
     return;
   }
-  g_object_set_data (G_OBJECT (session), "beach-router", self);
+  remember_router (session, self);
   d->session = g_object_ref (session);
   beach_session_store_save_async (self->store, session, register_saved_cb, g_steal_pointer (&task));
 }
