@@ -36,6 +36,7 @@ struct _BeachDbusService {
   BeachDbusManager1 *manager;
   GDBusObjectManagerServer *object_manager;
   GHashTable *sessions; /* session id -> SessionObject */
+  guint n_fast;         /* exported sessions whose transport is fast_path */
   guint sync_id;
   gboolean exported;
   gboolean acquired;
@@ -63,6 +64,8 @@ typedef struct {
 static void
 session_object_free (SessionObject *so)
 {
+  if (so->transport_known && so->transport == BEACH_TRANSPORT_FAST_PATH)
+    so->service->n_fast--;
   g_clear_signal_handler (&so->changed_id, so->session);
   if (so->service->object_manager != NULL)
     g_dbus_object_manager_server_unexport (so->service->object_manager,
@@ -126,22 +129,23 @@ sync_session (SessionObject *so)
       beach_dbus_manager1_emit_transport_changed (self->manager, s->session_id, from,
                                                   beach_transport_to_string (s->transport),
                                                   beach_transport_reason_to_string (s->transport_reason));
+    if (so->transport_known && so->transport == BEACH_TRANSPORT_FAST_PATH)
+      self->n_fast--;
+    if (s->transport == BEACH_TRANSPORT_FAST_PATH)
+      self->n_fast++;
     so->transport_known = TRUE;
     so->transport = s->transport;
   }
 }
 
+/* Counts kept as sessions change (a session's "changed" fires on every
+ * enqueue and ack: no scan of the registry per change). */
 static void
 sync_manager (BeachDbusService *self)
 {
-  g_autoptr (GPtrArray) list = beach_session_registry_list (self->registry);
-  guint fast = 0;
-
-  for (guint i = 0; i < list->len; i++)
-    fast += ((BeachSession *) list->pdata[i])->transport == BEACH_TRANSPORT_FAST_PATH;
   g_object_freeze_notify (G_OBJECT (self->manager));
-  beach_dbus_manager1_set_session_count (self->manager, list->len);
-  beach_dbus_manager1_set_fast_path_session_count (self->manager, fast);
+  beach_dbus_manager1_set_session_count (self->manager, g_hash_table_size (self->sessions));
+  beach_dbus_manager1_set_fast_path_session_count (self->manager, self->n_fast);
   beach_dbus_manager1_set_queue_backend_connected (self->manager, beach_fallback_queue_is_available (self->queue));
   g_object_thaw_notify (G_OBJECT (self->manager));
 }
