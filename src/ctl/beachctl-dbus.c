@@ -47,6 +47,7 @@ or_dash (const gchar *s)
 static const gchar *
 bus_name (Ctl *ctl)
 {
+  /* TRANSLATORS: these fill the “%s” of “on the %s”. */
   return ctl->system_bus ? _ ("system bus") : _ ("session bus");
 }
 
@@ -342,6 +343,7 @@ beachctl_sessions (Ctl *ctl, gchar **args)
   } else {
     g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
 
+    /* TRANSLATORS: six column headings, separated by “|”. */
     g_ptr_array_add (rows, g_strsplit (_ ("SESSION|PRIVATE BEACH|TRANSPORT|REASON|PENDING|IN FLIGHT"), "|", 6));
     for (guint i = 0; i < sessions->len; i++) {
       BeachDbusSession1 *s = sessions->pdata[i];

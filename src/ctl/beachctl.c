@@ -15,10 +15,10 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 
+#include "beach-i18n.h"
 #include "beachctl.h"
 
 #define SESSION_ID_MAX_LEN 128
@@ -27,7 +27,7 @@ typedef gint (*CommandFunc) (Ctl *ctl, gchar **args);
 
 typedef struct {
   const gchar *name;
-  const gchar *usage; /* the arguments, for the usage error */
+  const gchar *usage; /* the arguments, for the usage error (a msgid) */
   guint min_args;
   guint max_args;
   gboolean session_first; /* the first argument is a session id */
@@ -94,9 +94,12 @@ beachctl_format_expiry (gint64 ms)
   g_autofree gchar *at = beachctl_format_time (ms);
   gint64 left_s = (ms - g_get_real_time () / 1000) / 1000;
 
+  /* A plain %d below: G_GINT64_FORMAT in a msgid would cut it there. */
+  left_s = MIN (left_s, G_MAXINT);
   if (left_s < 0)
     return g_strdup_printf (_ ("%s (expired)"), at);
-  return g_strdup_printf (_ ("%s (in %" G_GINT64_FORMAT " s)"), at, left_s);
+  /* TRANSLATORS: a time, then the seconds until then. */
+  return g_strdup_printf (_ ("%s (in %d s)"), at, (gint) left_s);
 }
 
 /* Label: value, labels padded to one column whatever their translation. */
@@ -137,14 +140,14 @@ session_id_is_valid (const gchar *id)
 /* -- main */
 
 static const Command commands[] = {
-  { "status", "[SESSION]", 0, 1, TRUE, FALSE, beachctl_status },
+  { "status", N_ ("[SESSION]"), 0, 1, TRUE, FALSE, beachctl_status },
   { "sessions", "", 0, 0, FALSE, FALSE, beachctl_sessions },
   { "watch", "", 0, 0, FALSE, FALSE, beachctl_watch },
   { "metrics", "", 0, 0, FALSE, FALSE, beachctl_metrics },
-  { "set-mode", "SESSION fast_path|http_fallback", 2, 2, TRUE, FALSE, beachctl_set_mode },
-  { "send", "SESSION TEXT", 2, 2, TRUE, FALSE, beachctl_send },
-  { "lease", "SESSION [--ttl-ms N]", 1, 1, TRUE, TRUE, beachctl_lease },
-  { "handshake", "SESSION [--ttl-ms N]", 1, 1, TRUE, TRUE, beachctl_handshake },
+  { "set-mode", N_ ("SESSION fast_path|http_fallback"), 2, 2, TRUE, FALSE, beachctl_set_mode },
+  { "send", N_ ("SESSION TEXT"), 2, 2, TRUE, FALSE, beachctl_send },
+  { "lease", N_ ("SESSION [--ttl-ms N]"), 1, 1, TRUE, TRUE, beachctl_lease },
+  { "handshake", N_ ("SESSION [--ttl-ms N]"), 1, 1, TRUE, TRUE, beachctl_handshake },
 };
 
 static const gchar *description = N_ (
@@ -182,7 +185,7 @@ find_command (Ctl *ctl, gint *status)
   }
   n_args = g_strv_length (ctl->args) - 1;
   if (n_args < cmd->min_args || n_args > cmd->max_args) {
-    *status = beachctl_usage_error (_ ("usage: beachctl %s %s"), cmd->name, cmd->usage);
+    *status = beachctl_usage_error (_ ("usage: beachctl %s %s"), cmd->name, *cmd->usage != '\0' ? _ (cmd->usage) : "");
     return NULL;
   }
   if (cmd->session_first && n_args > 0 && !session_id_is_valid (ctl->args[1])) {
@@ -238,13 +241,14 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "json", 'j', 0, G_OPTION_ARG_NONE, &ctl.json, N_ ("Machine output: one JSON document per command"), NULL },
     { "system-bus", 0, 0, G_OPTION_ARG_NONE, &ctl.system_bus, N_ ("Talk to a manager on the system bus"), NULL },
+    /* BEACHCTL_DEFAULT_URL spelled out: a macro would cut the msgid. */
     { "url", 'u', 0, G_OPTION_ARG_STRING, &ctl.url,
-      N_ ("The manager's HTTP URL (default: its HttpAddress over D-Bus, else " BEACHCTL_DEFAULT_URL ")"), "URL" },
+      N_ ("The manager's HTTP URL (default: its HttpAddress over D-Bus, else http://127.0.0.1:8080)"), N_ ("URL") },
     { "token", 't', 0, G_OPTION_ARG_STRING, &ctl.token,
       N_ ("The operator token (default: $BEACH_MANAGER_TOKEN, else "
           "$XDG_CONFIG_HOME/beach-manager/operator-token)"),
-      "TOKEN" },
-    { "ttl-ms", 0, 0, G_OPTION_ARG_INT64, &ctl.ttl_ms, N_ ("lease, handshake: the lease's time to live"), "N" },
+      N_ ("TOKEN") },
+    { "ttl-ms", 0, 0, G_OPTION_ARG_INT64, &ctl.ttl_ms, N_ ("lease, handshake: the lease's time to live"), N_ ("N") },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_ ("Print the version and exit"), NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &ctl.args, NULL, N_ ("COMMAND [ARGS…]") },
     { NULL }
@@ -255,15 +259,14 @@ main (int argc, char **argv)
   gint status = 0;
 
   signal (SIGPIPE, SIG_IGN);
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  beach_i18n_init ();
 
   ctl.ttl_ms = -1;
   ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx, _ ("Look at and drive a beach-manager: status over D-Bus, actions over HTTP."));
-  g_option_context_set_description (ctx, _ (description));
+  /* GOption translates the summary, the description and the entries. */
+  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
+  g_option_context_set_summary (ctx, N_ ("Look at and drive a beach-manager: status over D-Bus, actions over HTTP."));
+  g_option_context_set_description (ctx, description);
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     status = beachctl_usage_error ("%s", error->message);

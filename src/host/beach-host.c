@@ -15,10 +15,10 @@
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 
+#include "beach-i18n.h"
 #include "beach-terminal.h"
 #include "beach.h"
 
@@ -183,7 +183,7 @@ ack (Host *h, BeachAction *action, BeachAckStatus status, const gchar *code, con
   g_autoptr (GError) error = NULL;
 
   if (!beach_harness_ack (h->harness, action, status, code, message, &error))
-    g_warning (_ ("Action %s could not be acked: %s"), beach_action_get_id (action), error->message);
+    g_warning ("Action %s could not be acked: %s", beach_action_get_id (action), error->message);
 }
 
 static void
@@ -237,9 +237,9 @@ on_notify (BeachHarness *harness, GParamSpec *pspec, Host *h)
   if (g_str_equal (name, "polling")) {
     if (!beach_harness_get_polling (harness)) {
       h->was_paused = TRUE;
-      g_message (_ ("fast path ready; http poller paused"));
+      g_message ("fast path ready; http poller paused");
     } else if (h->was_paused) {
-      g_message (_ ("http poller resumed (%s; manager transport %s)"),
+      g_message ("http poller resumed (%s; manager transport %s)",
                  beach_harness_get_polling_reason (harness),
                  beach_transport_to_string (beach_harness_get_transport (harness)));
     }
@@ -247,14 +247,14 @@ on_notify (BeachHarness *harness, GParamSpec *pspec, Host *h)
     BeachLinkHealth health = beach_harness_get_link_health (harness);
 
     if (health == BEACH_LINK_HEALTH_HEALTHY || beach_harness_get_last_error (harness) == NULL)
-      g_message (_ ("fast path %s"), beach_link_health_to_string (health));
+      g_message ("fast path %s", beach_link_health_to_string (health));
     else
-      g_message (_ ("fast path %s (%s)"), beach_link_health_to_string (health),
+      g_message ("fast path %s (%s)", beach_link_health_to_string (health),
                  beach_harness_get_last_error (harness));
   } else if (g_str_equal (name, "transport")) {
-    g_message (_ ("manager transport: %s"), beach_transport_to_string (beach_harness_get_transport (harness)));
+    g_message ("manager transport: %s", beach_transport_to_string (beach_harness_get_transport (harness)));
   } else if (g_str_equal (name, "handshake-id")) {
-    g_message (_ ("handshake id %s"), beach_harness_get_handshake_id (harness));
+    g_message ("handshake id %s", beach_harness_get_handshake_id (harness));
   }
 }
 
@@ -287,7 +287,7 @@ shut_down (Host *h, gint status)
 static void
 on_exited (BeachTerminal *terminal, gint status, Host *h)
 {
-  g_message (_ ("the command exited with status %d"), status);
+  g_message ("the command exited with status %d", status);
   publish_state (h);
   shut_down (h, status);
 }
@@ -297,7 +297,7 @@ on_quit_signal (gpointer user_data)
 {
   Host *h = user_data;
 
-  g_message (_ ("stopping on a signal"));
+  g_message ("stopping on a signal");
   if (h->terminal != NULL)
     beach_terminal_hangup (h->terminal);
   if (h->connecting != NULL)
@@ -338,8 +338,10 @@ on_started (GObject *source, GAsyncResult *result, gpointer user_data)
   g_clear_object (&h->connecting);
   if (!beach_harness_start_finish (h->harness, result, &error)) {
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && timed_out)
-      g_printerr (_ ("beach-host: no answer from the manager at %s within %d s\n"), h->manager,
-                  h->connect_timeout_s);
+      g_printerr (ngettext ("beach-host: no answer from the manager at %s within %d second\n",
+                            "beach-host: no answer from the manager at %s within %d seconds\n",
+                            (gulong) h->connect_timeout_s),
+                  h->manager, h->connect_timeout_s);
     else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       g_printerr (_ ("beach-host: stopped before the manager answered\n"));
     else if (g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAUTHORIZED) || g_error_matches (error, BEACH_ERROR, BEACH_ERROR_FORBIDDEN))
@@ -350,7 +352,7 @@ on_started (GObject *source, GAsyncResult *result, gpointer user_data)
     g_main_loop_quit (h->loop);
     return;
   }
-  g_message (_ ("attached to %s as session %s"), h->manager, h->session_id);
+  g_message ("attached to %s as session %s", h->manager, h->session_id);
   h->terminal = beach_terminal_new ((guint) h->rows, (guint) h->cols, (guint) h->scrollback);
   g_signal_connect (h->terminal, "output", G_CALLBACK (on_output), h);
   g_signal_connect (h->terminal, "exited", G_CALLBACK (on_exited), h);
@@ -424,24 +426,24 @@ main (int argc, char **argv)
   Host h = { 0 };
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
-    { "manager", 'm', 0, G_OPTION_ARG_STRING, &h.manager, N_ ("The manager's URL"), "URL" },
-    { "session-id", 's', 0, G_OPTION_ARG_STRING, &h.session_id, N_ ("The session this host serves"), "ID" },
-    { "private-beach-id", 'p', 0, G_OPTION_ARG_STRING, &h.beach_id, N_ ("The session's private beach"), "ID" },
+    { "manager", 'm', 0, G_OPTION_ARG_STRING, &h.manager, N_ ("The manager's URL"), N_ ("URL") },
+    { "session-id", 's', 0, G_OPTION_ARG_STRING, &h.session_id, N_ ("The session this host serves"), N_ ("ID") },
+    { "private-beach-id", 'p', 0, G_OPTION_ARG_STRING, &h.beach_id, N_ ("The session's private beach"), N_ ("ID") },
     { "token", 't', 0, G_OPTION_ARG_STRING, &h.token, N_ ("An operator token, or the session's own token"),
-      "TOKEN" },
+      N_ ("TOKEN") },
     { "journal", 0, 0, G_OPTION_ARG_FILENAME, &h.journal,
-      N_ ("Applied-id journal (default $XDG_STATE_HOME/beach-host/BEACH-SESSION.journal)"), "PATH" },
+      N_ ("Applied-id journal (default $XDG_STATE_HOME/beach-host/BEACH-SESSION.journal)"), N_ ("PATH") },
     { "no-journal", 0, 0, G_OPTION_ARG_NONE, &h.no_journal, N_ ("Keep applied ids in memory only"), NULL },
-    { "rows", 0, 0, G_OPTION_ARG_INT, &h.rows, N_ ("Terminal rows (default 24)"), "N" },
-    { "cols", 0, 0, G_OPTION_ARG_INT, &h.cols, N_ ("Terminal columns (default 80)"), "N" },
+    { "rows", 0, 0, G_OPTION_ARG_INT, &h.rows, N_ ("Terminal rows (default 24)"), N_ ("N") },
+    { "cols", 0, 0, G_OPTION_ARG_INT, &h.cols, N_ ("Terminal columns (default 80)"), N_ ("N") },
     { "scrollback", 0, 0, G_OPTION_ARG_INT, &h.scrollback, N_ ("Output lines published as state (default 200)"),
-      "N" },
+      N_ ("N") },
     { "state-interval-ms", 0, 0, G_OPTION_ARG_INT, &h.state_interval_ms,
-      N_ ("How often the state is published (default 1000)"), "MS" },
+      N_ ("How often the state is published (default 1000)"), N_ ("MS") },
     { "connect-timeout", 0, 0, G_OPTION_ARG_INT, &h.connect_timeout_s,
-      N_ ("Seconds to wait for the manager at start (default 10)"), "S" },
+      N_ ("Seconds to wait for the manager at start (default 10)"), N_ ("S") },
     { "local-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &h.local_addresses,
-      N_ ("An address the fast path may use (repeatable; default 127.0.0.1)"), "ADDR" },
+      N_ ("An address the fast path may use (repeatable; default 127.0.0.1)"), N_ ("ADDR") },
     { "json-log", 0, 0, G_OPTION_ARG_NONE, &h.json_log, N_ ("Write the log as JSON lines"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_ ("Print the version and exit"), NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &h.command, NULL, N_ ("-- COMMAND [ARGS…]") },
@@ -453,19 +455,20 @@ main (int argc, char **argv)
   const gchar *capabilities[] = { "terminal_write", NULL };
 
   signal (SIGPIPE, SIG_IGN);
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  beach_i18n_init ();
 
   h.rows = 24;
   h.cols = 80;
   h.scrollback = 200;
   h.connect_timeout_s = 10;
   h.state_interval_ms = 1000;
-  ctx = g_option_context_new (_ ("-- COMMAND [ARGS…]"));
-  g_option_context_set_summary (ctx, _ ("Run a command in a pseudo-terminal and attach it to a Private Beach "
-                                        "manager as a session."));
+  /* The usage line gets "-- COMMAND [ARGS…]" from the G_OPTION_REMAINING
+   * entry: a parameter string too would print it twice. */
+  ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx, N_ ("Run a command in a pseudo-terminal and attach it to a Private Beach "
+                                         "manager as a session."));
+  /* GOption translates the summary and the entries. */
+  g_option_context_set_translation_domain (ctx, GETTEXT_PACKAGE);
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || (!version && !check_options (&h, &error))) {
     g_printerr ("beach-host: %s\n", error->message);

@@ -290,9 +290,10 @@ pump (BeachTerminal *self)
     const guchar *data = g_bytes_get_data (w->bytes, &size);
     gssize n;
 
+    /* Write errors become an ack's message, on the wire: not translated. */
     if (self->master < 0) {
       g_queue_pop_head (&self->writes);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, _ ("The terminal is closed"));
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, "The terminal is closed");
       g_object_unref (task);
       continue;
     }
@@ -319,7 +320,7 @@ pump (BeachTerminal *self)
 
       g_queue_pop_head (&self->writes);
       g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (saved),
-                               _ ("Cannot write to the terminal: %s"), g_strerror (saved));
+                               "Cannot write to the terminal: %s", g_strerror (saved));
       g_object_unref (task);
     }
   }

@@ -6,8 +6,6 @@
 
 #include "config.h"
 
-#include <glib/gi18n-lib.h>
-
 #include "beach-enum-types.h"
 #include "beach-error.h"
 #include "beach-frame-private.h"
@@ -287,7 +285,7 @@ beach_harness_ack (BeachHarness *self,
   id = beach_action_get_id (action);
   entry = g_hash_table_lookup (self->in_progress, id);
   if (entry == NULL) {
-    g_set_error (error, BEACH_ERROR, BEACH_ERROR_CONFLICT, _ ("Action %s is not awaiting an ack"), id);
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_CONFLICT, "Action %s is not awaiting an ack", id);
     return FALSE;
   }
   latency_ms = (g_get_monotonic_time () - entry->received_us) / 1000;
@@ -320,7 +318,7 @@ static gboolean
 check_running (BeachHarness *self, GError **error)
 {
   if (self->terminated || self->stopping || self->session_token == NULL) {
-    g_set_error (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE, _ ("The harness is not running"));
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE, "The harness is not running");
     return FALSE;
   }
   return TRUE;
@@ -569,12 +567,12 @@ beach_harness_start_async (BeachHarness *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, beach_harness_start_async);
   if (self->started || self->stopping || self->terminated) {
-    g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_CONFLICT, _ ("The harness was started already"));
+    g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_CONFLICT, "The harness was started already");
     return;
   }
   if (!beach_session_id_is_valid (self->session_id) || !beach_session_id_is_valid (self->private_beach_id)) {
     g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
-                             _ ("Invalid session id or private beach id: “%s”, “%s”"), self->session_id,
+                             "Invalid session id or private beach id: “%s”, “%s”", self->session_id,
                              self->private_beach_id);
     return;
   }
@@ -625,7 +623,7 @@ beach_harness_refresh_async (BeachHarness *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, beach_harness_refresh_async);
   if (!self->started || self->stopping || self->terminated) {
-    g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE, _ ("The harness is not running"));
+    g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE, "The harness is not running");
     return;
   }
   do_register (self, g_steal_pointer (&task));

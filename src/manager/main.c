@@ -4,10 +4,9 @@
  */
 #include "config.h"
 
-#include <glib/gi18n.h>
-#include <locale.h>
 #include <signal.h>
 
+#include "beach-i18n.h"
 #include "beach-manager-app.h"
 
 int
@@ -19,10 +18,9 @@ main (int argc, char **argv)
   /* A peer that vanishes mid-write (hiredis writes with plain write()) must
    * be an error return, not the end of the daemon. */
   signal (SIGPIPE, SIG_IGN);
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  /* GApplication's main option group translates with the default domain,
+   * which this sets; its summary is translated where it is set. */
+  beach_i18n_init ();
 
   app = beach_manager_app_new ();
   status = g_application_run (G_APPLICATION (app), argc, argv);
