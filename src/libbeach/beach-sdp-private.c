@@ -220,6 +220,18 @@ beach_sdp_count_candidates (const gchar *sdp)
 }
 
 gchar *
+beach_sdp_get_mid (const gchar *sdp, guint mline)
+{
+  g_autoptr (GstSDPMessage) msg = parse (sdp, NULL);
+  const gchar *mid;
+
+  if (msg == NULL || mline >= gst_sdp_message_medias_len (msg))
+    return NULL;
+  mid = gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (msg, mline), "mid");
+  return mid != NULL && *mid != '\0' ? g_strdup (mid) : NULL;
+}
+
+gchar *
 beach_sdp_add_candidates (const gchar *sdp, const gchar *const *candidates)
 {
   g_autoptr (GstSDPMessage) msg = parse (sdp, NULL);

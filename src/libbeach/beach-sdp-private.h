@@ -31,6 +31,11 @@ gchar *beach_sdp_to_legacy (const gchar *sdp);
 /* How many a=candidate lines the SDP carries. */
 guint beach_sdp_count_candidates (const gchar *sdp);
 
+/* The a=mid of the SDP's media section mline, or NULL when the SDP does
+ * not parse, has no such section, or the section has no mid. */
+gchar *beach_sdp_get_mid (const gchar *sdp,
+                          guint mline);
+
 /* Adds candidates ("candidate:…") to the first data-channel section. */
 gchar *beach_sdp_add_candidates (const gchar *sdp,
                                  const gchar *const *candidates);

@@ -35,5 +35,6 @@ void beach_http_api_shutdown_async (BeachHttpApi *self,
 gboolean beach_http_api_shutdown_finish (BeachHttpApi *self,
                                          GAsyncResult *result,
                                          GError **error);
+GStrv beach_http_api_list_routes (void);
 
 G_END_DECLS
