@@ -203,6 +203,76 @@ test_action_malformed (void)
   }
 }
 
+/* json-glib 1.6 recurses once per level with no limit; the parser entry
+ * point refuses deep text (100,000 levels overflowed the stack). */
+static gchar *
+nested_action (guint depth, const gchar *bytes)
+{
+  g_autofree gchar *open = g_strnfill (depth, '[');
+  g_autofree gchar *close = g_strnfill (depth, ']');
+
+  return g_strdup_printf ("{\"id\":\"a\",\"action_type\":\"terminal_write\","
+                          "\"payload\":{\"bytes\":\"%s\",\"deep\":%s0%s}}",
+                          bytes, open, close);
+}
+
+static void
+test_action_deep_nesting (void)
+{
+  g_autofree gchar *brackets = g_strnfill (1000, '[');
+  g_autofree gchar *ok_json = nested_action (126, brackets);
+  g_autofree gchar *over_json = nested_action (127, "x");
+  g_autofree gchar *huge_json = nested_action (100000, "x");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (BeachAction) ok = NULL;
+  g_autoptr (BeachAction) over = NULL;
+  g_autoptr (BeachAction) huge = NULL;
+
+  /* 128 levels with the action and its payload; brackets inside a string
+   * are text, not nesting. */
+  ok = beach_action_new_from_string (ok_json, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ok);
+
+  over = beach_action_new_from_string (over_json, &error);
+  g_assert_null (over);
+  g_assert_error (error, BEACH_ERROR, BEACH_ERROR_MALFORMED);
+  g_assert_nonnull (strstr (error->message, "deeper than 128"));
+  g_clear_error (&error);
+
+  huge = beach_action_new_from_string (huge_json, &error);
+  g_assert_null (huge);
+  g_assert_error (error, BEACH_ERROR, BEACH_ERROR_MALFORMED);
+}
+
+/* json-glib 1.6 turns a lone surrogate escape into bytes that are not
+ * UTF-8, and ends a string at \u0000: both are refused. */
+static void
+test_action_escapes (void)
+{
+  static const gchar *const bad[] = { "\\ud800x", "\\udc00", "\\ud800\\u0041", "a\\u0000b", "\\uD83D" };
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree gchar *json = nested_action (0, bad[i]);
+    g_autoptr (BeachAction) action = beach_action_new_from_string (json, &error);
+
+    g_test_message ("bytes %s", bad[i]);
+    g_assert_null (action);
+    g_assert_error (error, BEACH_ERROR, BEACH_ERROR_MALFORMED);
+    g_clear_error (&error);
+  }
+  {
+    /* A pair, and an escaped backslash before "u0000", are fine. */
+    g_autofree gchar *json = nested_action (0, "\\ud83d\\ude00 \\\\u0000");
+    g_autoptr (BeachAction) action = beach_action_new_from_string (json, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (json_object_get_string_member (beach_action_get_payload (action), "bytes"), ==,
+                     "\xf0\x9f\x98\x80 \\u0000");
+  }
+}
+
 static void
 test_action_ids (void)
 {
@@ -231,6 +301,8 @@ main (int argc, char **argv)
   g_test_add_func ("/action/immutable", test_action_immutable);
   g_test_add_func ("/action/payload-limit", test_action_payload_limit);
   g_test_add_func ("/action/malformed", test_action_malformed);
+  g_test_add_func ("/action/deep-nesting", test_action_deep_nesting);
+  g_test_add_func ("/action/escapes", test_action_escapes);
   g_test_add_func ("/action/ids", test_action_ids);
   return g_test_run ();
 }

@@ -21,6 +21,8 @@ test_config_example_is_defaults (void)
   g_assert_cmpstr (c->listen, ==, d->listen);
   g_assert_null (c->public_url);
   g_assert_cmpuint (g_strv_length (c->cors_origins), ==, 0);
+  g_assert_cmpuint (c->request_timeout_secs, ==, d->request_timeout_secs);
+  g_assert_cmpuint (c->request_timeout_secs, ==, 30);
   g_assert_cmpuint (c->body_bytes, ==, d->body_bytes);
   g_assert_cmpuint (c->body_bytes, ==, 1024 * 1024);
   g_assert_cmpuint (c->actions_per_call, ==, 256);
@@ -66,6 +68,8 @@ test_config_rejects (void)
     { "[limits]\nmax_poll=10\ndefault_poll=20\n", "default_poll" },
     { "[leases]\ndefault_ttl_ms=10\n", "default_ttl_ms" },
     { "[bogus]\nx=1\n", "[bogus]" },
+    { "[fastpath]\nheartbeat_timout_ms=1000\n", "unknown key “heartbeat_timout_ms” in [fastpath]" },
+    { "[http]\nlisten=127.0.0.1:0\n[auth]\noperator_token=short\n", "[auth] operator_token" },
     { "not a key file", "config" },
     { "[fastpath]\nlocal_addresses=localhost\n", "local_addresses" },
     { "[fastpath]\nice_servers=http://x\n", "ice_servers" },

@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <math.h>
+
 #include "beach-error.h"
 #include "beach-json-private.h"
 
@@ -15,6 +17,117 @@ beach_json_path (const gchar *prefix, const gchar *key)
   if (prefix == NULL || *prefix == '\0')
     return g_strdup (key);
   return g_strconcat (prefix, ".", key, NULL);
+}
+
+/* json-glib 1.6 parses recursively with no depth limit: 100,000 nested
+ * `[` overflow the stack (SIGSEGV). Every wire message is shallow, so
+ * deeper text is refused before json-glib sees it. */
+#define MAX_JSON_DEPTH 128
+
+/* The value of the \uXXXX escape at data[i] ('\\'), or -1. */
+static gint
+unicode_escape (const gchar *data, gsize length, gsize i)
+{
+  gint v = 0;
+
+  if (i + 6 > length || data[i] != '\\' || data[i + 1] != 'u')
+    return -1;
+  for (gsize k = i + 2; k < i + 6; k++) {
+    gint d = g_ascii_xdigit_value (data[k]);
+
+    if (d < 0)
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/* What json-glib 1.6 gets wrong, refused before it sees the text: nesting
+ * past MAX_JSON_DEPTH; a lone surrogate escape ("\ud800x" becomes bytes
+ * that are not UTF-8, and they would be stored and sent on); and \u0000
+ * (the string would silently end there). */
+static gboolean
+prescan (const gchar *data, gsize length, GError **error)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < length; i++) {
+    gchar c = data[i];
+
+    if (in_string) {
+      gint u = unicode_escape (data, length, i);
+
+      if (u == 0) {
+        g_set_error_literal (error, BEACH_ERROR, BEACH_ERROR_MALFORMED,
+                             "invalid JSON: \\u0000 in a string is not supported");
+        return FALSE;
+      }
+      if (u >= 0xD800 && u <= 0xDBFF) {
+        gint low = unicode_escape (data, length, i + 6);
+
+        if (low < 0xDC00 || low > 0xDFFF) {
+          g_set_error (error, BEACH_ERROR, BEACH_ERROR_MALFORMED,
+                       "invalid JSON: \\u%04x is half a surrogate pair", (guint) u);
+          return FALSE;
+        }
+        i += 11;
+      } else if (u >= 0xDC00 && u <= 0xDFFF) {
+        g_set_error (error, BEACH_ERROR, BEACH_ERROR_MALFORMED,
+                     "invalid JSON: \\u%04x is half a surrogate pair", (guint) u);
+        return FALSE;
+      } else if (c == '\\') {
+        i++;
+      } else if (c == '"') {
+        in_string = FALSE;
+      }
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      if (++depth > MAX_JSON_DEPTH) {
+        g_set_error (error, BEACH_ERROR, BEACH_ERROR_MALFORMED,
+                     "invalid JSON: nested deeper than %u levels", MAX_JSON_DEPTH);
+        return FALSE;
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return TRUE;
+}
+
+/* json-glib reads 1e999 as inf, which json_to_string() writes as "inf.0":
+ * what we would store and send on is no longer JSON. */
+static gboolean
+is_finite_tree (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node)) {
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_DOUBLE || isfinite (json_node_get_double (node));
+    case JSON_NODE_ARRAY: {
+      JsonArray *arr = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (arr); i++) {
+        if (!is_finite_tree (json_array_get_element (arr, i)))
+          return FALSE;
+      }
+      return TRUE;
+    }
+    case JSON_NODE_OBJECT: {
+      JsonObjectIter iter;
+      JsonNode *member;
+
+      json_object_iter_init (&iter, json_node_get_object (node));
+      while (json_object_iter_next (&iter, NULL, &member)) {
+        if (!is_finite_tree (member))
+          return FALSE;
+      }
+      return TRUE;
+    }
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+  }
 }
 
 JsonNode *
@@ -41,6 +154,8 @@ beach_json_from_string (const gchar *data, gssize length, GError **error)
                          "invalid JSON: not valid UTF-8");
     return NULL;
   }
+  if (!prescan (data, (gsize) length, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, data, length, &local_error)) {
     g_set_error (error, BEACH_ERROR, BEACH_ERROR_MALFORMED, "invalid JSON: %s",
                  local_error->message);
@@ -50,6 +165,11 @@ beach_json_from_string (const gchar *data, gssize length, GError **error)
   if (root == NULL) {
     g_set_error_literal (error, BEACH_ERROR, BEACH_ERROR_MALFORMED,
                          "invalid JSON: empty document");
+    return NULL;
+  }
+  if (!is_finite_tree (root)) {
+    g_set_error_literal (error, BEACH_ERROR, BEACH_ERROR_MALFORMED,
+                         "invalid JSON: a number is out of range");
     return NULL;
   }
   return json_node_ref (root);

@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <gio/gio.h>
 
 #include "beach-config.h"
@@ -17,6 +19,7 @@ beach_config_new_defaults (void)
 
   c->listen = g_strdup ("127.0.0.1:8080");
   c->cors_origins = g_new0 (gchar *, 1);
+  c->request_timeout_secs = 30;
   c->body_bytes = 1024 * 1024;
   c->actions_per_call = 256;
   c->action_payload_bytes = 64 * 1024;
@@ -72,6 +75,7 @@ read_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint min, guint 
 
   if (raw == NULL)
     return TRUE;
+  g_key_file_remove_key (kf, group, key, NULL);
   g_strstrip (raw);
   if (!g_ascii_string_to_unsigned (raw, 10, min, max, &v, &local_error)) {
     g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
@@ -90,6 +94,7 @@ read_string (GKeyFile *kf, const gchar *group, const gchar *key, gchar **out)
 
   if (v == NULL)
     return;
+  g_key_file_remove_key (kf, group, key, NULL);
   g_strstrip (v);
   g_free (*out);
   *out = *v != '\0' ? g_steal_pointer (&v) : NULL;
@@ -100,6 +105,8 @@ static gboolean
 read_address_list (GKeyFile *kf, const gchar *key, GStrv *out, GError **error)
 {
   g_auto (GStrv) list = g_key_file_get_string_list (kf, "fastpath", key, NULL, NULL);
+
+  g_key_file_remove_key (kf, "fastpath", key, NULL);
 
   if (list == NULL)
     return TRUE;
@@ -126,6 +133,8 @@ static gboolean
 read_ice_servers (GKeyFile *kf, GStrv *out, GError **error)
 {
   g_auto (GStrv) list = g_key_file_get_string_list (kf, "fastpath", "ice_servers", NULL, NULL);
+
+  g_key_file_remove_key (kf, "fastpath", "ice_servers", NULL);
 
   if (list == NULL)
     return TRUE;
@@ -155,21 +164,46 @@ check_backend (const gchar *backend, GError **error)
 static const gchar *const known_groups[] = { "http", "limits", "queue", "leases", "sessions",
                                              "auth", "events", "fastpath", NULL };
 
-/* Loads FILE over the current values. Unknown groups are an error (a typo
- * would otherwise be silently ignored); unknown keys are warned about. */
+static gboolean load_key_file (BeachConfig *c, GKeyFile *kf, const gchar *path, GError **error);
+
+/* Loads FILE over the current values. Unknown groups and keys are an
+ * error: a typo would otherwise be silently ignored. */
 gboolean
 beach_config_load_file (BeachConfig *c, const gchar *path, GError **error)
 {
   g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autoptr (GError) local_error = NULL;
-  g_auto (GStrv) groups = NULL;
-  gchar **origins;
 
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local_error)) {
     g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
                  "cannot read config %s: %s", path, local_error->message);
     return FALSE;
   }
+  return load_key_file (c, kf, path, error);
+}
+
+/* The same from @len bytes of key-file text; @name stands for the file in
+ * error messages. */
+gboolean
+beach_config_load_data (BeachConfig *c, const gchar *data, gsize len, const gchar *name, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+
+  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &local_error)) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "cannot read config %s: %s", name, local_error->message);
+    return FALSE;
+  }
+  return load_key_file (c, kf, name, error);
+}
+
+static gboolean
+load_key_file (BeachConfig *c, GKeyFile *kf, const gchar *path, GError **error)
+{
+  g_auto (GStrv) groups = NULL;
+  gchar **origins;
+
   groups = g_key_file_get_groups (kf, NULL);
   for (guint i = 0; groups[i] != NULL; i++) {
     if (!g_strv_contains (known_groups, groups[i])) {
@@ -184,10 +218,13 @@ beach_config_load_file (BeachConfig *c, const gchar *path, GError **error)
     c->listen = g_strdup ("127.0.0.1:8080");
   read_string (kf, "http", "public_url", &c->public_url);
   origins = g_key_file_get_string_list (kf, "http", "cors_origins", NULL, NULL);
+  g_key_file_remove_key (kf, "http", "cors_origins", NULL);
   if (origins != NULL) {
     g_strfreev (c->cors_origins);
     c->cors_origins = origins;
   }
+  if (!read_uint (kf, "http", "request_timeout_secs", 0, 3600, &c->request_timeout_secs, error))
+    return FALSE;
   if (!read_uint (kf, "limits", "body_bytes", 1024, 64 * 1024 * 1024, &c->body_bytes, error) || !read_uint (kf, "limits", "actions_per_call", 1, 10000, &c->actions_per_call, error) || !read_uint (kf, "limits", "action_payload_bytes", 16, 16 * 1024 * 1024, &c->action_payload_bytes, error) || !read_uint (kf, "limits", "max_wait_ms", 0, 3600000, &c->max_wait_ms, error) || !read_uint (kf, "limits", "max_poll", 1, 10000, &c->max_poll, error) || !read_uint (kf, "limits", "default_poll", 1, 10000, &c->default_poll, error))
     return FALSE;
   read_string (kf, "queue", "backend", &c->queue_backend);
@@ -213,9 +250,25 @@ beach_config_load_file (BeachConfig *c, const gchar *path, GError **error)
     return FALSE;
   }
   read_string (kf, "auth", "operator_token", &c->operator_token);
+  if (c->operator_token != NULL && strlen (c->operator_token) < 16) {
+    g_set_error_literal (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                         "[auth] operator_token is shorter than 16 characters");
+    return FALSE;
+  }
   read_string (kf, "auth", "state_dir", &c->state_dir);
   if (c->state_dir == NULL)
     c->state_dir = g_build_filename (g_get_user_config_dir (), "beach-manager", NULL);
+
+  /* Every key read above was removed from kf: what is left is unknown. */
+  for (guint i = 0; groups[i] != NULL; i++) {
+    g_auto (GStrv) keys = g_key_file_get_keys (kf, groups[i], NULL, NULL);
+
+    if (keys != NULL && keys[0] != NULL) {
+      g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                   "%s: unknown key “%s” in [%s]", path, keys[0], groups[i]);
+      return FALSE;
+    }
+  }
   return TRUE;
 }
 

@@ -15,6 +15,7 @@ typedef struct {
   gchar *listen;
   gchar *public_url; /* NULL: http:// + the listen address */
   GStrv cors_origins;
+  guint request_timeout_secs; /* to send a whole request; 0: no limit */
   /* [limits] */
   guint body_bytes;
   guint actions_per_call;
@@ -52,6 +53,11 @@ typedef struct {
 BeachConfig *beach_config_new_defaults (void);
 gboolean beach_config_load_file (BeachConfig *config,
                                  const gchar *path,
+                                 GError **error);
+gboolean beach_config_load_data (BeachConfig *config,
+                                 const gchar *data,
+                                 gsize len,
+                                 const gchar *name,
                                  GError **error);
 gboolean beach_config_apply_environment (BeachConfig *config,
                                          GError **error);

@@ -11,11 +11,14 @@
 
 #include "config.h"
 
+#include <netinet/in.h>
+
 #include "beach-http-api-private.h"
 #include "beach-json-private.h"
 #include "beach-manager-util.h"
 
-#define ROUTE_KEY "beach-route"
+#define ROUTE_KEY      "beach-route"
+#define LISTEN_BACKLOG 1024
 
 typedef struct _BeachRoute {
   const gchar *method;
@@ -48,7 +51,36 @@ static const BeachRoute routes[] = {
   { "GET", "/fastpath/sessions/:id/webrtc/ice", BEACH_AUTH_SESSION, beach_http_handle_ice_get },
 };
 
+/* Answered by dispatch() itself: GET only, no token. */
+static const gchar *const public_paths[] = { "/healthz", "/readyz", "/metrics" };
+
 G_DEFINE_FINAL_TYPE (BeachHttpApi, beach_http_api, G_TYPE_OBJECT)
+
+static gboolean
+is_public_path (const gchar *path)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (public_paths); i++) {
+    if (g_str_equal (path, public_paths[i]))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Every route the server answers, "METHOD PATTERN" (":id" for an id), from
+ * the tables dispatch() uses: beach-manager --list-routes prints them and
+ * tests/test-openapi.py compares them with data/openapi.yaml. */
+GStrv
+beach_http_api_list_routes (void)
+{
+  GStrv out = g_new0 (gchar *, G_N_ELEMENTS (public_paths) + G_N_ELEMENTS (routes) + 1);
+  guint n = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (public_paths); i++)
+    out[n++] = g_strdup_printf ("GET %s", public_paths[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
+    out[n++] = g_strdup_printf ("%s %s", routes[i].method, routes[i].pattern);
+  return out;
+}
 
 gint64
 beach_http_now_ms (void)
@@ -365,7 +397,7 @@ dispatch (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
   g_autofree gchar *id = NULL;
   g_autoptr (BeachRequest) req = NULL;
 
-  if (g_str_equal (path, "/healthz") || g_str_equal (path, "/readyz") || g_str_equal (path, "/metrics")) {
+  if (is_public_path (path)) {
     g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) path);
     if (g_str_equal (method, "OPTIONS")) {
       add_cors_headers (self, msg, TRUE);
@@ -418,7 +450,10 @@ dispatch (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
   req->path_id = g_steal_pointer (&id);
   req->token = extract_token (msg, query);
   req->matched = matched;
-  if (beach_router_has_store (self->router) && req->token != NULL) {
+  /* Without the token secret (a restarted manager that has not read it
+   * from Redis yet) the request is answered 503; syncing first would
+   * restore sessions with tokens made from no secret. */
+  if (beach_router_has_store (self->router) && req->token != NULL && beach_auth_has_secret (self->auth)) {
     /* Another manager (or this one before a restart) may hold newer
      * state: refresh the sessions this request names, then check. */
     soup_server_message_pause (msg);
@@ -426,6 +461,36 @@ dispatch (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
     return;
   }
   authenticate_and_run (g_steal_pointer (&req));
+}
+
+static void
+respond_too_large (BeachHttpApi *self, SoupServerMessage *msg, goffset size)
+{
+  g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "unmatched");
+  add_cors_headers (self, msg, FALSE);
+  if (size < 0)
+    beach_http_respond_new_error (msg, BEACH_ERROR_PAYLOAD_TOO_LARGE,
+                                  "the body is over the limit of %u bytes", self->config->body_bytes);
+  else
+    beach_http_respond_new_error (msg, BEACH_ERROR_PAYLOAD_TOO_LARGE,
+                                  "body of %" G_GOFFSET_FORMAT " bytes is over the limit of %u",
+                                  size, self->config->body_bytes);
+}
+
+/* A body with no declared length (chunked) is counted as it arrives: past
+ * the limit nothing more is kept, the rest is read and dropped, and the
+ * answer is 413 (soup skips the handler once a status is set). Without
+ * this, soup would keep the whole body in memory, however large. */
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, BeachHttpApi *self)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_NONE || body->length <= (goffset) self->config->body_bytes)
+    return;
+  soup_message_body_set_accumulate (body, FALSE);
+  soup_message_body_truncate (body);
+  respond_too_large (self, msg, -1);
 }
 
 /* Refuse a declared oversize body before reading it. */
@@ -446,12 +511,58 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
 
   if (declared > (goffset) self->config->body_bytes) {
-    g_object_set_data (G_OBJECT (msg), ROUTE_KEY, (gpointer) "unmatched");
-    add_cors_headers (self, msg, FALSE);
-    beach_http_respond_new_error (msg, BEACH_ERROR_PAYLOAD_TOO_LARGE,
-                                  "body of %" G_GOFFSET_FORMAT " bytes is over the limit of %u",
-                                  declared, self->config->body_bytes);
-  }
+    /* soup reads the body before it answers (unless the client sent
+     * "Expect: 100-continue"): drop it as it comes. */
+    soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+    respond_too_large (self, msg, declared);
+  } else
+    g_signal_connect_object (msg, "got-chunk", G_CALLBACK (on_got_chunk), self, 0);
+}
+
+#define READ_TIMER_KEY "beach-read-timer"
+
+static void
+remove_source (gpointer id)
+{
+  g_source_remove (GPOINTER_TO_UINT (id));
+}
+
+/* The request was not read in time: shutting the socket down makes soup
+ * fail the read, drop the message and close the connection. */
+static gboolean
+on_read_timeout (gpointer user_data)
+{
+  SoupServerMessage *msg = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  g_object_steal_data (G_OBJECT (msg), READ_TIMER_KEY);
+  g_debug ("closing a connection that sent no whole request in time");
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+stop_read_timer (SoupServerMessage *msg)
+{
+  g_object_set_data (G_OBJECT (msg), READ_TIMER_KEY, NULL);
+}
+
+/* Emitted when a connection is accepted, before any byte is read (every
+ * connection carries one request: "Connection: close"). libsoup 3.2 has no
+ * timeout of its own: a client that never finishes its request would hold
+ * its connection and fd forever ([http] request_timeout_secs). */
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, BeachHttpApi *self)
+{
+  guint id;
+
+  if (self->config->request_timeout_secs == 0)
+    return;
+  id = g_timeout_add_seconds (self->config->request_timeout_secs, on_read_timeout, msg);
+  g_object_set_data_full (G_OBJECT (msg), READ_TIMER_KEY, GUINT_TO_POINTER (id), remove_source);
+  g_signal_connect (msg, "got-body", G_CALLBACK (stop_read_timer), NULL);
+  g_signal_connect (msg, "finished", G_CALLBACK (stop_read_timer), NULL);
 }
 
 static void
@@ -521,6 +632,7 @@ beach_http_api_new (const BeachConfig *config, BeachAuth *auth, BeachSessionRegi
   self->server = soup_server_new ("server-header", "beach-manager/" PACKAGE_VERSION, NULL);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, dispatch, self, NULL);
+  g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (self->server, "request-finished", G_CALLBACK (on_request_finished), self);
   beach_http_parked_init (self);
   return self;
@@ -537,12 +649,24 @@ gboolean
 beach_http_api_listen (BeachHttpApi *self, const gchar *address, GError **error)
 {
   g_autoptr (GSocketAddress) sockaddr = NULL;
+  g_autoptr (GSocket) socket = NULL;
   GSList *uris;
 
   sockaddr = beach_parse_listen_address (address, error);
   if (sockaddr == NULL)
     return FALSE;
-  if (!soup_server_listen (self->server, sockaddr, 0, error))
+  /* Our own socket, for its backlog: soup_server_listen() keeps GSocket's
+   * default of 10, so a burst of connects (hosts reconnecting at once,
+   * clients holding connections) waits seconds in SYN retries. */
+  socket = g_socket_new (g_socket_address_get_family (sockaddr), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  /* As soup does: an IPv6 address accepts IPv6 only. */
+  if (g_socket_address_get_family (sockaddr) == G_SOCKET_FAMILY_IPV6 && !g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 1, error))
+    return FALSE;
+  if (!g_socket_bind (socket, sockaddr, TRUE, error) || !g_socket_listen (socket, error) || !soup_server_listen_socket (self->server, socket, 0, error))
     return FALSE;
   uris = soup_server_get_uris (self->server);
   if (uris != NULL) {

@@ -150,6 +150,13 @@ beach_manager_app_handle_local_options (GApplication *app, GVariantDict *options
     g_print ("beach-manager %s\n", PACKAGE_VERSION);
     return 0;
   }
+  if (g_variant_dict_contains (options, "list-routes")) {
+    g_auto (GStrv) routes = beach_http_api_list_routes ();
+
+    for (guint i = 0; routes[i] != NULL; i++)
+      g_print ("%s\n", routes[i]);
+    return 0;
+  }
   if (self->opt_config != NULL && !beach_config_load_file (config, self->opt_config, &error)) {
     g_printerr (_ ("beach-manager: %s\n"), error->message);
     return 2;
@@ -318,10 +325,15 @@ beach_manager_app_startup (GApplication *app)
     self->exit_status = 1;
     return;
   }
-  /* Tests and scripts read this line to learn the port. */
+  /* Before the port is announced: a SIGTERM sent as soon as the line
+   * below is read is a clean shutdown, not death by the default action. */
+  self->sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, self);
+  self->sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, self);
+  /* Tests and scripts read this line to learn the port: never translated
+   * (docs/i18n.md). */
   g_print ("listening on %s\n", beach_http_api_get_url (self->http));
   if (beach_auth_get_operator_token_path (self->auth) != NULL)
-    g_print ("operator token in %s\n", beach_auth_get_operator_token_path (self->auth));
+    g_print (_ ("operator token in %s\n"), beach_auth_get_operator_token_path (self->auth));
   fflush (stdout);
 
   self->dbus = beach_dbus_service_new (self->registry, self->router, self->metrics, self->queue,
@@ -329,8 +341,6 @@ beach_manager_app_startup (GApplication *app)
   g_signal_connect (self->dbus, "unavailable", G_CALLBACK (on_dbus_unavailable), self);
   beach_dbus_service_start (self->dbus, self->opt_system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
                             self->opt_require_dbus);
-  self->sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, self);
-  self->sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, self);
   self->sweep_id = g_timeout_add_seconds (MIN (60, MAX (1, self->config->session_idle_expiry_secs / 2)),
                                           on_sweep, self);
   g_application_hold (app);
@@ -408,6 +418,7 @@ beach_manager_app_init (BeachManagerApp *self)
     { "require-dbus", 0, 0, G_OPTION_ARG_NONE, &self->opt_require_dbus, N_ ("Exit when the D-Bus name cannot be owned (default: run on without D-Bus)"), NULL },
     { "system-bus", 0, 0, G_OPTION_ARG_NONE, &self->opt_system_bus, N_ ("Own the D-Bus name on the system bus instead of the session bus"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Print the version and exit"), NULL },
+    { "list-routes", 0, 0, G_OPTION_ARG_NONE, NULL, N_ ("Print the HTTP routes, one “METHOD PATTERN” a line, and exit"), NULL },
     { NULL }
   };
 
