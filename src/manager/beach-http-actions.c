@@ -177,17 +177,11 @@ on_poll_finished (SoupServerMessage *msg, gpointer user_data)
 static gboolean
 parse_uint_param (BeachRequest *req, const gchar *name, guint min, guint max, guint fallback, guint *out)
 {
-  const gchar *raw = req->query != NULL ? g_hash_table_lookup (req->query, name) : NULL;
+  g_autoptr (GError) error = NULL;
   guint64 v = 0;
 
-  if (raw == NULL || *raw == '\0') {
-    *out = fallback;
-    return TRUE;
-  }
-  if (!g_ascii_string_to_unsigned (raw, 10, min, max, &v, NULL)) {
-    beach_http_respond_new_error (req->msg, BEACH_ERROR_INVALID_FIELD,
-                                  "“%s”: expected a whole number in %u..%u, got “%s”",
-                                  name, min, max, raw);
+  if (!beach_query_get_uint (req->query, name, min, max, fallback, NULL, &v, &error)) {
+    beach_http_respond_error (req->msg, error);
     return FALSE;
   }
   *out = (guint) v;
@@ -312,10 +306,9 @@ beach_http_parked_shutdown (BeachHttpApi *self)
 
 /* {controller_token?, actions:[ActionCommand], fallback?}: the one parser
  * of actions bodies. */
-static GPtrArray *
-parse_actions_body (BeachRequest *req, JsonNode *body, const gchar **out_token, BeachFallbackPolicy *out_policy, GError **error)
+GPtrArray *
+beach_http_parse_actions_body (const BeachConfig *config, JsonNode *body, const gchar **out_token, BeachFallbackPolicy *out_policy, GError **error)
 {
-  const BeachConfig *config = req->api->config;
   JsonObject *obj = beach_json_require_object (body, "body", error);
   g_autoptr (GPtrArray) actions = g_ptr_array_new_with_free_func (g_object_unref);
   const gchar *fallback = NULL;
@@ -417,7 +410,7 @@ beach_http_handle_actions (BeachRequest *req)
   BeachFallbackPolicy policy = BEACH_FALLBACK_POLICY_DEFAULT;
 
   if (body != NULL)
-    actions = parse_actions_body (req, body, &token, &policy, &error);
+    actions = beach_http_parse_actions_body (req->api->config, body, &token, &policy, &error);
   if (actions == NULL) {
     beach_http_respond_error (req->msg, error);
     beach_request_free (req);
@@ -486,8 +479,8 @@ beach_http_handle_pending (BeachRequest *req)
 }
 
 /* [ActionAck], 0..256 entries; one bad element fails the whole call. */
-static GPtrArray *
-parse_ack_body (JsonNode *body, GError **error)
+GPtrArray *
+beach_http_parse_ack_body (JsonNode *body, GError **error)
 {
   g_autoptr (GPtrArray) acks = g_ptr_array_new_with_free_func (g_object_unref);
   JsonArray *arr;
@@ -546,7 +539,7 @@ beach_http_handle_ack (BeachRequest *req)
   g_autoptr (GPtrArray) acks = NULL;
 
   if (body != NULL)
-    acks = parse_ack_body (body, &error);
+    acks = beach_http_parse_ack_body (body, &error);
   if (acks == NULL) {
     beach_http_respond_error (req->msg, error);
     beach_request_free (req);

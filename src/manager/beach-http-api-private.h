@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "beach-http-api.h"
+#include "beach-manager-util.h"
 
 G_BEGIN_DECLS
 
@@ -98,5 +99,52 @@ void beach_http_handle_ice_get (BeachRequest *req);
 /* Parked polls (beach-http-actions.c). */
 void beach_http_parked_init (BeachHttpApi *self);
 GPtrArray *beach_http_parked_shutdown (BeachHttpApi *self); /* the answered messages */
+
+/* The parsers of request bodies: pure functions of the parsed JSON, so
+ * fuzz/fuzz-records.c drives them. Strings point into @node. */
+typedef struct {
+  gint64 ttl_ms; /* -1: absent */
+  const gchar *reason;
+  const gchar *controller_token;
+} BeachLeaseBody;
+
+/* {controller_token?, reason?, ttl_ms?, passcode?, requester_private_beach_id?} */
+typedef struct {
+  const gchar *controller_token; /* NULL when absent or empty */
+  const gchar *reason;
+  gint64 ttl_ms; /* -1: absent */
+} BeachHandshakeBody;
+
+typedef struct {
+  const gchar *sdp;
+  const gchar *handshake_id; /* nullable */
+} BeachOfferBody;
+
+typedef struct {
+  const gchar *candidate; /* "": end of candidates */
+  const gchar *sdp_mid;   /* nullable */
+  guint sdp_mline_index;
+  const gchar *link_id; /* nullable */
+} BeachIceBody;
+
+GPtrArray *beach_http_parse_actions_body (const BeachConfig *config,
+                                          JsonNode *body,
+                                          const gchar **out_token,
+                                          BeachFallbackPolicy *out_policy,
+                                          GError **error); /* BeachAction* */
+GPtrArray *beach_http_parse_ack_body (JsonNode *body,
+                                      GError **error); /* BeachActionAck* */
+gboolean beach_http_parse_lease_body (JsonNode *node,
+                                      BeachLeaseBody *out,
+                                      GError **error);
+gboolean beach_http_parse_handshake_body (JsonNode *node,
+                                          BeachHandshakeBody *out,
+                                          GError **error);
+gboolean beach_http_parse_offer_body (JsonNode *node,
+                                      BeachOfferBody *out,
+                                      GError **error);
+gboolean beach_http_parse_ice_body (JsonNode *node,
+                                    BeachIceBody *out,
+                                    GError **error);
 
 G_END_DECLS

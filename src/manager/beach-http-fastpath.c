@@ -16,6 +16,35 @@
 /* SDP text is bounded: a data-channel offer is a few KiB. */
 #define MAX_SDP_BYTES (64 * 1024)
 
+/* {sdp, type:"offer", handshake_id?} */
+gboolean
+beach_http_parse_offer_body (JsonNode *node, BeachOfferBody *out, GError **error)
+{
+  JsonObject *obj = beach_json_require_object (node, "body", error);
+  const gchar *type = NULL;
+
+  if (obj == NULL || !beach_json_get_string (obj, "sdp", "sdp", TRUE, MAX_SDP_BYTES, &out->sdp, error) || !beach_json_get_string (obj, "type", "type", TRUE, 16, &type, error) || !beach_json_get_string (obj, "handshake_id", "handshake_id", FALSE, 128, &out->handshake_id, error))
+    return FALSE;
+  if (!g_str_equal (type, "offer")) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD, "“type”: expected offer, got “%s”", type);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* {candidate, sdp_mid?, sdp_mline_index?, link_id?} */
+gboolean
+beach_http_parse_ice_body (JsonNode *node, BeachIceBody *out, GError **error)
+{
+  JsonObject *obj = beach_json_require_object (node, "body", error);
+  gint64 mline = 0;
+
+  if (obj == NULL || !beach_json_get_string (obj, "candidate", "candidate", TRUE, 4096, &out->candidate, error) || !beach_json_get_string (obj, "sdp_mid", "sdp_mid", FALSE, 64, &out->sdp_mid, error) || !beach_json_get_int (obj, "sdp_mline_index", "sdp_mline_index", FALSE, 0, 64, &mline, NULL, error) || !beach_json_get_string (obj, "link_id", "link_id", FALSE, 128, &out->link_id, error))
+    return FALSE;
+  out->sdp_mline_index = (guint) mline;
+  return TRUE;
+}
+
 static void
 offer_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -47,17 +76,10 @@ beach_http_handle_offer (BeachRequest *req_)
   g_autoptr (BeachRequest) req = req_;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) body = beach_http_parse_body (req, FALSE, &error);
-  JsonObject *obj = NULL;
-  const gchar *sdp = NULL, *type = NULL, *handshake_id = NULL;
+  BeachOfferBody ob = { 0 };
 
-  if (body != NULL)
-    obj = beach_json_require_object (body, "body", &error);
-  if (obj == NULL || !beach_json_get_string (obj, "sdp", "sdp", TRUE, MAX_SDP_BYTES, &sdp, &error) || !beach_json_get_string (obj, "type", "type", TRUE, 16, &type, &error) || !beach_json_get_string (obj, "handshake_id", "handshake_id", FALSE, 128, &handshake_id, &error)) {
+  if (body == NULL || !beach_http_parse_offer_body (body, &ob, &error)) {
     beach_http_respond_error (req->msg, error);
-    return;
-  }
-  if (!g_str_equal (type, "offer")) {
-    beach_http_respond_new_error (req->msg, BEACH_ERROR_INVALID_FIELD, "“type”: expected offer, got “%s”", type);
     return;
   }
   if (req->session->transport_mode == BEACH_TRANSPORT_MODE_HTTP_FALLBACK) {
@@ -72,7 +94,7 @@ beach_http_handle_offer (BeachRequest *req_)
     BeachFastPath *fast_path = req->api->fast_path;
     BeachSession *session = req->session;
 
-    beach_fast_path_offer_async (fast_path, session, sdp, NULL, offer_cb, g_steal_pointer (&req));
+    beach_fast_path_offer_async (fast_path, session, ob.sdp, NULL, offer_cb, g_steal_pointer (&req));
   }
 }
 
@@ -83,18 +105,14 @@ beach_http_handle_ice_post (BeachRequest *req_)
   g_autoptr (BeachRequest) req = req_;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) body = beach_http_parse_body (req, FALSE, &error);
-  JsonObject *obj = NULL;
-  const gchar *candidate = NULL, *mid = NULL, *link_id = NULL;
-  gint64 mline = 0;
+  BeachIceBody ib = { 0 };
 
-  if (body != NULL)
-    obj = beach_json_require_object (body, "body", &error);
-  if (obj == NULL || !beach_json_get_string (obj, "candidate", "candidate", TRUE, 4096, &candidate, &error) || !beach_json_get_string (obj, "sdp_mid", "sdp_mid", FALSE, 64, &mid, &error) || !beach_json_get_int (obj, "sdp_mline_index", "sdp_mline_index", FALSE, 0, 64, &mline, NULL, &error) || !beach_json_get_string (obj, "link_id", "link_id", FALSE, 128, &link_id, &error)) {
+  if (body == NULL || !beach_http_parse_ice_body (body, &ib, &error)) {
     beach_http_respond_error (req->msg, error);
     return;
   }
   /* An empty candidate is the end-of-candidates marker: nothing to add. */
-  if (*candidate != '\0' && !beach_fast_path_add_remote_candidate (req->api->fast_path, req->session, link_id, candidate, (guint) mline, &error)) {
+  if (*ib.candidate != '\0' && !beach_fast_path_add_remote_candidate (req->api->fast_path, req->session, ib.link_id, ib.candidate, ib.sdp_mline_index, &error)) {
     beach_http_respond_error (req->msg, error);
     return;
   }
@@ -108,7 +126,6 @@ beach_http_handle_ice_get (BeachRequest *req_)
   g_autoptr (BeachRequest) req = req_;
   g_autoptr (GError) error = NULL;
   const gchar *link_id = req->query != NULL ? g_hash_table_lookup (req->query, "link_id") : NULL;
-  const gchar *since_str = req->query != NULL ? g_hash_table_lookup (req->query, "since") : NULL;
   guint64 since = 0;
   guint next = 0;
   gboolean complete = FALSE;
@@ -118,9 +135,8 @@ beach_http_handle_ice_get (BeachRequest *req_)
 
   if (link_id != NULL && *link_id == '\0')
     link_id = NULL;
-  if (since_str != NULL && *since_str != '\0' && !g_ascii_string_to_unsigned (since_str, 10, 0, G_MAXUINT, &since, NULL)) {
-    beach_http_respond_new_error (req->msg, BEACH_ERROR_INVALID_FIELD,
-                                  "“since”: expected a candidate index, got “%s”", since_str);
+  if (!beach_query_get_uint (req->query, "since", 0, G_MAXUINT, 0, "a candidate index", &since, &error)) {
+    beach_http_respond_error (req->msg, error);
     return;
   }
   candidates = beach_fast_path_get_local_candidates (req->api->fast_path, req->session, link_id,

@@ -25,15 +25,8 @@
 #define STALE_SESSION_IDLE_SECS     60
 #define VIEWER_HEALTH_INTERVAL_SECS 15
 
-/* {controller_token?, reason?, ttl_ms?, passcode?, requester_private_beach_id?} */
-typedef struct {
-  const gchar *controller_token;
-  const gchar *reason;
-  gint64 ttl_ms; /* -1: absent */
-} HandshakeBody;
-
-static gboolean
-parse_handshake_body (JsonNode *node, HandshakeBody *out, GError **error)
+gboolean
+beach_http_parse_handshake_body (JsonNode *node, BeachHandshakeBody *out, GError **error)
 {
   JsonObject *obj = beach_json_require_object (node, "body", error);
   const gchar *ignored = NULL;
@@ -216,12 +209,12 @@ handle (BeachRequest *req_, gboolean renew_only)
   BeachSession *session = req->session;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) body = beach_http_parse_body (req, TRUE, &error);
-  HandshakeBody hb = { 0 };
+  BeachHandshakeBody hb = { 0 };
   BeachHandshakeInput in = { 0 };
   HandshakeCtx *ctx;
   gint64 now = beach_http_now_ms ();
 
-  if (body == NULL || !parse_handshake_body (body, &hb, &error)) {
+  if (body == NULL || !beach_http_parse_handshake_body (body, &hb, &error)) {
     beach_http_respond_error (req->msg, error);
     return;
   }

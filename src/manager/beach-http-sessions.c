@@ -285,14 +285,8 @@ beach_http_handle_delete_session (BeachRequest *req)
 }
 
 /* {ttl_ms?, reason?, controller_token?}: the one parser of lease bodies. */
-typedef struct {
-  gint64 ttl_ms; /* -1: absent */
-  const gchar *reason;
-  const gchar *controller_token;
-} LeaseBody;
-
-static gboolean
-parse_lease_body (JsonNode *node, LeaseBody *out, GError **error)
+gboolean
+beach_http_parse_lease_body (JsonNode *node, BeachLeaseBody *out, GError **error)
 {
   JsonObject *obj = beach_json_require_object (node, "body", error);
   gboolean has_ttl = FALSE;
@@ -406,13 +400,13 @@ beach_http_handle_lease_acquire (BeachRequest *req_)
   BeachHttpApi *api = req->api;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) body = beach_http_parse_body (req, TRUE, &error);
-  LeaseBody lb = { 0 };
+  BeachLeaseBody lb = { 0 };
   BeachLease *lease;
   gint64 now = beach_http_now_ms ();
   gint64 old_expires;
   guint old_ttl;
 
-  if (body == NULL || !parse_lease_body (body, &lb, &error)) {
+  if (body == NULL || !beach_http_parse_lease_body (body, &lb, &error)) {
     beach_http_respond_error (req->msg, error);
     return;
   }
@@ -450,10 +444,10 @@ beach_http_handle_lease_release (BeachRequest *req_)
   g_autoptr (BeachRequest) req = req_;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) body = beach_http_parse_body (req, TRUE, &error);
-  LeaseBody lb = { 0 };
+  BeachLeaseBody lb = { 0 };
   BeachLease *lease;
 
-  if (body == NULL || !parse_lease_body (body, &lb, &error)) {
+  if (body == NULL || !beach_http_parse_lease_body (body, &lb, &error)) {
     beach_http_respond_error (req->msg, error);
     return;
   }
@@ -573,12 +567,11 @@ dead_letters_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 void
 beach_http_handle_dead_letters (BeachRequest *req)
 {
-  const gchar *since_str = req->query != NULL ? g_hash_table_lookup (req->query, "since") : NULL;
+  g_autoptr (GError) error = NULL;
   guint64 since = 0;
 
-  if (since_str != NULL && *since_str != '\0' && !g_ascii_string_to_unsigned (since_str, 10, 0, G_MAXINT64, &since, NULL)) {
-    beach_http_respond_new_error (req->msg, BEACH_ERROR_INVALID_FIELD,
-                                  "“since”: expected epoch milliseconds, got “%s”", since_str);
+  if (!beach_query_get_uint (req->query, "since", 0, G_MAXINT64, 0, "epoch milliseconds", &since, &error)) {
+    beach_http_respond_error (req->msg, error);
     beach_request_free (req);
     return;
   }

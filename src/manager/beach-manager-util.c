@@ -76,3 +76,29 @@ beach_error_envelope_to_string (BeachError code, const gchar *message)
   root = json_builder_get_root (builder);
   return json_to_string (root, FALSE);
 }
+
+gboolean
+beach_query_get_uint (GHashTable *query, const gchar *name, guint64 min, guint64 max, guint64 fallback, const gchar *what, guint64 *out, GError **error)
+{
+  const gchar *raw = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+  guint64 v = 0;
+
+  g_return_val_if_fail (name != NULL && out != NULL, FALSE);
+
+  if (raw == NULL || *raw == '\0') {
+    *out = fallback;
+    return TRUE;
+  }
+  if (!g_ascii_string_to_unsigned (raw, 10, min, max, &v, NULL)) {
+    if (what != NULL)
+      g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                   "“%s”: expected %s, got “%s”", name, what, raw);
+    else
+      g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                   "“%s”: expected a whole number in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT ", got “%s”",
+                   name, min, max, raw);
+    return FALSE;
+  }
+  *out = v;
+  return TRUE;
+}

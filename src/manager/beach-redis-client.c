@@ -15,6 +15,7 @@
 
 #include "beach.h"
 #include "beach-redis-client.h"
+#include "beach-redis-private.h"
 
 /**
  * BeachRedisClient:
@@ -1625,4 +1626,13 @@ beach_redis_client_psubscribe (BeachRedisClient *self, const gchar *pattern)
     conn_connect (&self->pubsub);
   else if (self->pubsub.state == CONN_UP && !conn_psubscribe (&self->pubsub, pattern))
     conn_request_drop (&self->pubsub, "hiredis refused PSUBSCRIBE");
+}
+
+/* -- for the fuzz target (beach-redis-private.h) */
+
+BeachRedisReply *
+beach_redis_reply_new_from_hiredis (const redisReply *reply)
+{
+  g_return_val_if_fail (reply != NULL, NULL);
+  return reply_copy (reply);
 }

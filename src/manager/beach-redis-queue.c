@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "beach-redis-private.h"
 #include "beach-redis-queue.h"
 #include "beach-redis-scripts.h"
 
@@ -1047,14 +1048,17 @@ parse_dead_letter (const gchar *session_id, const BeachRedisReply *item, GError 
 
     if (value == NULL)
       return NULL;
-    if (g_str_equal (name, "id"))
+    /* A stream entry may repeat a field: the last one wins. */
+    if (g_str_equal (name, "id")) {
+      g_free (letter->id);
       letter->id = g_strdup (value);
-    else if (g_str_equal (name, "action"))
+    } else if (g_str_equal (name, "action")) {
       json = value;
-    else if (g_str_equal (name, "reason"))
+    } else if (g_str_equal (name, "reason")) {
       reason = value;
-    else if (g_str_equal (name, "at_ms"))
+    } else if (g_str_equal (name, "at_ms")) {
       at_ms = value;
+    }
   }
   if (letter->id == NULL || json == NULL || reason == NULL || at_ms == NULL || !g_ascii_string_to_signed (at_ms, 10, 0, G_MAXINT64, &letter->at_ms, &local_error) || !beach_dead_letter_reason_from_string (reason, &letter->reason, &local_error) || (letter->action = beach_action_new_from_string (json, &local_error)) == NULL) {
     warn_limited ("session %s: skipping a dead letter that does not parse: %s", session_id,
@@ -1737,4 +1741,42 @@ beach_redis_queue_new (BeachRedisClient *client, const gchar *prefix, const Beac
   pattern = wake_pattern (self->wake_prefix);
   beach_redis_client_psubscribe (client, pattern);
   return self;
+}
+
+/* -- for the fuzz target (beach-redis-private.h) */
+
+BeachRedisReply *
+beach_redis_queue_finish_reply (BeachRedisReply *reply, guint min_elements, GError **error)
+{
+  return finish_reply (reply, min_elements, error);
+}
+
+gboolean
+beach_redis_queue_parse_stats (const BeachRedisReply *reply, guint index, BeachQueueStats *out, GError **error)
+{
+  return reply_stats_at (reply, index, out, error);
+}
+
+gboolean
+beach_redis_queue_collect_removed (const BeachRedisReply *reply, guint index, BeachQueueOutbox *out, GError **error)
+{
+  return collect_removed (reply, index, out, error);
+}
+
+BeachQueueEntry *
+beach_redis_queue_parse_entry (const gchar *session_id, const BeachRedisReply *reply, GError **error)
+{
+  return parse_entry (session_id, reply, error);
+}
+
+BeachDeadLetter *
+beach_redis_queue_parse_dead_letter (const gchar *session_id, const BeachRedisReply *item, GError **error)
+{
+  return parse_dead_letter (session_id, item, error);
+}
+
+gboolean
+beach_redis_queue_parse_tag (const gchar *tag, gsize len, gchar **out_private_beach_id, gchar **out_session_id)
+{
+  return parse_tag (tag, len, out_private_beach_id, out_session_id);
 }

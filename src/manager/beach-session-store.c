@@ -13,6 +13,7 @@
 
 #include "beach-auth.h"
 #include "beach-json-private.h"
+#include "beach-redis-private.h"
 #include "beach-session-store.h"
 
 struct _BeachSessionStore {
@@ -304,17 +305,26 @@ parse_stored (const BeachRedisReply *reply, GError **error)
 
     if (value == NULL)
       return NULL;
+    /* A repeated field (never sent by Redis) replaces the earlier one. */
     if (g_str_equal (field, "registration")) {
+      g_clear_pointer (&reg_node, json_node_unref);
       reg_node = beach_json_from_string (value, -1, error);
       if (reg_node == NULL)
         return NULL;
     } else if (g_str_equal (field, "harness_id")) {
+      g_free (stored->harness_id);
       stored->harness_id = g_strdup (value);
     } else if (g_str_equal (field, "handshake_id")) {
+      g_free (stored->handshake_id);
       stored->handshake_id = g_strdup (value);
     } else if (g_str_equal (field, "registered_at_ms")) {
-      if (!g_ascii_string_to_signed (value, 10, 0, G_MAXINT64, &registered, error))
+      g_autoptr (GError) local_error = NULL;
+
+      if (!g_ascii_string_to_signed (value, 10, 0, G_MAXINT64, &registered, &local_error)) {
+        g_set_error (error, BEACH_ERROR, BEACH_ERROR_FAILED, "session hash: registered_at_ms: %s",
+                     local_error->message);
         return NULL;
+      }
     } else if (g_str_has_prefix (field, "lease:")) {
       BeachLease *lease = beach_lease_new_from_string (value, error);
 
@@ -519,4 +529,12 @@ GStrv
 beach_session_store_idle_finish (BeachSessionStore *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* -- for the fuzz target (beach-redis-private.h) */
+
+BeachStoredSession *
+beach_session_store_parse_stored (const BeachRedisReply *reply, GError **error)
+{
+  return parse_stored (reply, error);
 }
