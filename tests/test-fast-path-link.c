@@ -35,12 +35,30 @@ on_wait_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Under valgrind everything runs ~20x slower: BEACH_TEST_TIMEOUT_SCALE
+ * stretches every wait (the bounds catch "never", not "slow"). */
+static guint
+timeout_scale (void)
+{
+  static guint scale = 0;
+
+  if (scale == 0) {
+    const gchar *env = g_getenv ("BEACH_TEST_TIMEOUT_SCALE");
+    guint64 v = 1;
+
+    if (env == NULL || !g_ascii_string_to_unsigned (env, 10, 1, 100, &v, NULL))
+      v = 1;
+    scale = (guint) v;
+  }
+  return scale;
+}
+
 /* Runs the default main context until cond holds or timeout_ms pass. */
 static gboolean
 wait_until (Cond cond, gpointer data, guint timeout_ms)
 {
   gboolean timed_out = FALSE;
-  guint id = g_timeout_add (timeout_ms, on_wait_timeout, &timed_out);
+  guint id = g_timeout_add (timeout_ms * timeout_scale (), on_wait_timeout, &timed_out);
 
   while (!cond (data) && !timed_out)
     g_main_context_iteration (NULL, TRUE);
