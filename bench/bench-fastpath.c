@@ -16,8 +16,10 @@
  *    time and times (a) the peer having it (deliver) and (b) the daemon's
  *    `action_settled` event with "via":"fast_path" on the session's SSE
  *    stream (ack: the ack reached the manager, plus the SSE hop back).
- *    Throughput POSTs batches of 64 actions with at most WINDOW actions
- *    not yet applied by the peer.
+ *    Throughput POSTs batches of 64 actions (fewer when 64 would not fit
+ *    in a 900 KiB body, under the 1 MiB limit: 55 at 16 KiB) with at most
+ *    WINDOW actions (rounded down to whole batches) not yet applied by the
+ *    peer.
  *  - detection: the healthy peer sends a last ping and goes silent (it
  *    stays connected but sends nothing); the time until GET
  *    /sessions/:id/actions/pending says "fast_path_ready":false, polled
@@ -25,12 +27,17 @@
  *    (1500 ms by default) plus the poll. Each repeat offers a fresh peer
  *    first; closing the silent one closes the daemon's end too.
  *
- * Every action carries a 200 B payload ({"bytes":"xxx…"}). The links all
+ * Every action carries a 200 B payload ({"bytes":"xxx…"}), or
+ * --payload-bytes (at 16384 the link splits each frame into base64 chunks
+ * of at most 14,336 bytes, WIRE "Chunking"). The links all
  * live on this process' main loop; the controller, the SSE reader and the
  * sequencing run on their own threads with blocking libsoup sessions.
  *
  * usage: bench-fastpath [--manager PATH] [-n N] [--throughput-count N]
- *                       [--detection-repeats N] [--quick] [--verbose]
+ *                       [--detection-repeats N] [--payload-bytes N]
+ *                       [--quick] [--verbose]
+ *
+ * --detection-repeats 0 skips the detection phase ("detection_ms":null).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -42,6 +49,8 @@
 
 #define PAYLOAD_BYTES 200
 #define BATCH         64
+/* What one POST of a throughput batch may carry (the body limit is 1 MiB). */
+#define BATCH_BODY_BYTES (900 * 1024)
 /* Below the queue's default cap of 500, like bench-redis: 7 batches. */
 #define WINDOW 448
 /* Round trips before the measured ones (connections, first allocations). */
@@ -98,7 +107,7 @@ struct _Bench {
   GMainLoop *loop;
   GMutex lock;
   GCond cond;
-  gchar *payload;       /* {"bytes":"xxx…"}, PAYLOAD_BYTES long */
+  gchar *payload;       /* {"bytes":"xxx…"}, payload_bytes long */
   gchar *bytes;         /* the xxx… */
   gboolean ack_actions; /* under lock: the harness acks what it gets */
   gboolean verbose;
@@ -124,6 +133,9 @@ struct _Bench {
   guint n;
   guint t_count;
   guint repeats;
+  guint payload_bytes;
+  guint batch;  /* actions per throughput POST */
+  guint window; /* actions not yet applied, a multiple of batch */
 
   /* results */
   BenchLat raw_lat, raw_deliver;
@@ -137,6 +149,7 @@ struct _Bench {
   gdouble m_per_s, m_settled_per_s;
   guint m_rejected;
   gint64 m_cpu_daemon_us, m_cpu_bench_us;
+  gint64 daemon_peak_rss_kb;
   gdouble *detect_ms;
   guint detect_n;
   gint status;
@@ -914,6 +927,7 @@ daemon_start (Bench *b, SoupSession *session)
 static void
 daemon_stop (Bench *b)
 {
+  b->daemon_peak_rss_kb = bench_proc_peak_rss_kb (bench_subprocess_pid (b->daemon.proc));
   if (!bench_daemon_stop (&b->daemon))
     g_printerr ("bench-fastpath: warning: the manager did not exit cleanly\n");
   daemon_proc = NULL;
@@ -1047,8 +1061,8 @@ manager_throughput (Bench *b, SoupSession *session)
   cpu_b0 = bench_proc_cpu_us (0);
   start = g_get_monotonic_time ();
   while (sent < b->t_count) {
-    guint m = MIN (BATCH, b->t_count - sent);
-    guint64 need = sent + m > WINDOW ? sent + m - WINDOW : 0;
+    guint m = MIN (b->batch, b->t_count - sent);
+    guint64 need = sent + m > b->window ? sent + m - b->window : 0;
     g_autoptr (GString) body = g_string_new ("{\"actions\":[");
     g_autoptr (GBytes) reply = NULL;
     guint status;
@@ -1135,7 +1149,8 @@ phase_manager (Bench *b, SoupSession *session)
   manager_throughput (b, session);
 
   /* detection: the first repeat silences this peer, the others a fresh one */
-  g_printerr ("bench-fastpath: detection...\n");
+  if (b->repeats > 0)
+    g_printerr ("bench-fastpath: detection...\n");
   b->detect_ms = g_new0 (gdouble, b->repeats);
   for (guint i = 0; i < b->repeats; i++) {
     if (h == NULL)
@@ -1147,6 +1162,8 @@ phase_manager (Bench *b, SoupSession *session)
     peer_disconnect (b, h);
     h = NULL;
   }
+  if (h != NULL)
+    peer_disconnect (b, h);
   daemon_stop (b);
 }
 
@@ -1181,19 +1198,23 @@ print_results (Bench *b, gdouble wall)
   g_autoptr (GString) json = g_string_new (NULL);
   gdouble det_min, det_med, det_max;
 
-  qsort (b->detect_ms, b->detect_n, sizeof (gdouble), cmp_double);
-  det_min = b->detect_ms[0];
-  det_max = b->detect_ms[b->detect_n - 1];
-  det_med = b->detect_n % 2 == 1 ? b->detect_ms[b->detect_n / 2]
-                                 : (b->detect_ms[b->detect_n / 2 - 1] + b->detect_ms[b->detect_n / 2]) / 2;
+  det_min = det_med = det_max = 0;
+  if (b->detect_n > 0) {
+    qsort (b->detect_ms, b->detect_n, sizeof (gdouble), cmp_double);
+    det_min = b->detect_ms[0];
+    det_max = b->detect_ms[b->detect_n - 1];
+    det_med = b->detect_n % 2 == 1 ? b->detect_ms[b->detect_n / 2]
+                                   : (b->detect_ms[b->detect_n / 2 - 1] + b->detect_ms[b->detect_n / 2]) / 2;
+  }
 
   g_string_append_printf (json,
-                          "{\"bench\":\"fastpath\",\"payload_bytes\":%d,\"latency_actions\":%u,\"throughput_actions\":%u,"
+                          "{\"bench\":\"fastpath\",\"payload_bytes\":%u,\"batch\":%u,\"window\":%u,"
+                          "\"latency_actions\":%u,\"throughput_actions\":%u,"
                           "\"raw_pair\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
-                          "\"mean_ms\":%.3f,\"deliver_p50_ms\":%.3f,\"deliver_p99_ms\":%.3f,"
+                          "\"mean_ms\":%.3f,\"deliver_p50_ms\":%.3f,\"deliver_p99_ms\":%.3f,\"deliver_p999_ms\":%.3f,"
                           "\"frames_per_s\":%.0f,\"send_rejected_429\":%u,\"cpu_us_per_frame\":%.1f},",
-                          PAYLOAD_BYTES, b->n, b->t_count, b->raw_lat.p50, b->raw_lat.p99, b->raw_lat.p999,
-                          b->raw_lat.max, b->raw_lat.mean, b->raw_deliver.p50, b->raw_deliver.p99, b->raw_per_s,
+                          b->payload_bytes, b->batch, b->window, b->n, b->t_count, b->raw_lat.p50, b->raw_lat.p99, b->raw_lat.p999,
+                          b->raw_lat.max, b->raw_lat.mean, b->raw_deliver.p50, b->raw_deliver.p99, b->raw_deliver.p999, b->raw_per_s,
                           b->raw_rejected, (gdouble) b->raw_cpu_us / b->t_count);
   g_string_append_printf (json,
                           "\"manager\":{\"deliver_p50_ms\":%.3f,\"deliver_p99_ms\":%.3f,\"deliver_p999_ms\":%.3f,"
@@ -1201,14 +1222,18 @@ print_results (Bench *b, gdouble wall)
                           "\"post_p50_ms\":%.3f,\"post_p99_ms\":%.3f,\"after_post_deliver_p50_ms\":%.3f,"
                           "\"ack_leg_p50_ms\":%.3f,\"ack_leg_p99_ms\":%.3f,\"not_fast_path\":%u,"
                           "\"actions_per_s\":%.0f,\"settled_per_s\":%.0f,\"rejected_429\":%u,"
-                          "\"cpu_us_per_action\":{\"daemon\":%.1f,\"bench\":%.1f}},",
+                          "\"cpu_us_per_action\":{\"daemon\":%.1f,\"bench\":%.1f},"
+                          "\"daemon_peak_rss_kb\":%" G_GINT64_FORMAT "},",
                           b->m_deliver.p50, b->m_deliver.p99, b->m_deliver.p999, b->m_ack.p50, b->m_ack.p99,
                           b->m_ack.p999, b->m_ack.max, b->m_post.p50, b->m_post.p99, b->m_after_answer.p50,
                           b->m_ack_leg.p50, b->m_ack_leg.p99, b->m_not_fast_path, b->m_per_s,
                           b->m_settled_per_s, b->m_rejected, (gdouble) b->m_cpu_daemon_us / b->t_count,
-                          (gdouble) b->m_cpu_bench_us / b->t_count);
-  g_string_append_printf (json, "\"detection_ms\":{\"min\":%.1f,\"median\":%.1f,\"max\":%.1f,\"repeats\":%u,\"goal\":1500},",
-                          det_min, det_med, det_max, b->detect_n);
+                          (gdouble) b->m_cpu_bench_us / b->t_count, b->daemon_peak_rss_kb);
+  if (b->detect_n > 0)
+    g_string_append_printf (json, "\"detection_ms\":{\"min\":%.1f,\"median\":%.1f,\"max\":%.1f,\"repeats\":%u,\"goal\":1500},",
+                            det_min, det_med, det_max, b->detect_n);
+  else
+    g_string_append (json, "\"detection_ms\":null,");
   g_string_append_printf (json,
                           "\"ratios\":{\"ack_p50_vs_raw_p50\":%.2f,\"ack_p99_vs_raw_p99\":%.2f,"
                           "\"throughput_vs_raw\":%.4f},\"wall_secs\":%.1f}",
@@ -1229,8 +1254,9 @@ print_results (Bench *b, gdouble wall)
               b->m_deliver.p999, b->m_deliver.max, b->m_per_s);
   g_printerr ("%-22s %9.3f %9.3f %9.3f %9.3f %12.0f\n", "manager ack (SSE)", b->m_ack.p50, b->m_ack.p99,
               b->m_ack.p999, b->m_ack.max, b->m_settled_per_s);
-  g_printerr ("detection: min %.0f ms, median %.0f ms, max %.0f ms over %u (goal 1500 ms)\n", det_min, det_med,
-              det_max, b->detect_n);
+  if (b->detect_n > 0)
+    g_printerr ("detection: min %.0f ms, median %.0f ms, max %.0f ms over %u (goal 1500 ms)\n", det_min, det_med,
+                det_max, b->detect_n);
   g_printerr ("manager/raw: ack p50 x%.2f, p99 x%.2f, throughput x%.4f; wall %.1f s\n",
               ratio (b->m_ack.p50, b->raw_lat.p50), ratio (b->m_ack.p99, b->raw_lat.p99),
               ratio (b->m_per_s, b->raw_per_s), wall);
@@ -1240,9 +1266,11 @@ int
 main (int argc, char **argv)
 {
   Bench b = { 0 };
-  gint n = 2000;
-  gint tcount = 20000;
-  gint repeats = 5;
+  /* -1: the default, which --quick lowers */
+  gint n = -1;
+  gint tcount = -1;
+  gint repeats = -1;
+  gint payload_bytes = PAYLOAD_BYTES;
   gboolean quick = FALSE;
   gboolean verbose = FALSE;
   g_autofree gchar *manager = NULL;
@@ -1250,8 +1278,9 @@ main (int argc, char **argv)
     { "manager", 0, 0, G_OPTION_ARG_FILENAME, &manager, "beach-manager binary (env BEACH_MANAGER)", "PATH" },
     { "count", 'n', 0, G_OPTION_ARG_INT, &n, "latency: actions sent one at a time (2000)", "N" },
     { "throughput-count", 0, 0, G_OPTION_ARG_INT, &tcount, "throughput: actions (20000)", "N" },
-    { "detection-repeats", 0, 0, G_OPTION_ARG_INT, &repeats, "silent-peer detections (5)", "N" },
-    { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "n=300, throughput 3000, 2 detections", NULL },
+    { "detection-repeats", 0, 0, G_OPTION_ARG_INT, &repeats, "silent-peer detections (5; 0: none)", "N" },
+    { "payload-bytes", 0, 0, G_OPTION_ARG_INT, &payload_bytes, "action payload size (200, 64..65536)", "N" },
+    { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "defaults n=300, throughput 3000, 2 detections", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "progress, and the daemon's stderr", NULL },
     { NULL }
   };
@@ -1266,13 +1295,18 @@ main (int argc, char **argv)
     g_printerr ("bench-fastpath: %s\n", error->message);
     return 2;
   }
-  if (quick) {
-    n = 300;
-    tcount = 3000;
-    repeats = 2;
-  }
-  if (n < 1 || tcount < 1 || repeats < 1) {
+  if (n < 0)
+    n = quick ? 300 : 2000;
+  if (tcount < 0)
+    tcount = quick ? 3000 : 20000;
+  if (repeats < 0)
+    repeats = quick ? 2 : 5;
+  if (n < 1 || tcount < 1) {
     g_printerr ("bench-fastpath: counts must be >= 1\n");
+    return 2;
+  }
+  if (payload_bytes < 64 || payload_bytes > 65536) {
+    g_printerr ("bench-fastpath: --payload-bytes must be in 64..65536\n");
     return 2;
   }
   if (manager == NULL)
@@ -1293,7 +1327,11 @@ main (int argc, char **argv)
   b.t_count = (guint) tcount;
   b.repeats = (guint) repeats;
   b.verbose = verbose;
-  b.bytes = g_strnfill (PAYLOAD_BYTES - overhead, 'x');
+  b.payload_bytes = (guint) payload_bytes;
+  /* an action in a batch is its payload and about 70 bytes of envelope */
+  b.batch = CLAMP (BATCH_BODY_BYTES / (b.payload_bytes + 70), 1, BATCH);
+  b.window = MAX (WINDOW / b.batch, 1) * b.batch;
+  b.bytes = g_strnfill (b.payload_bytes - overhead, 'x');
   b.payload = g_strdup_printf ("{\"bytes\":\"%s\"}", b.bytes);
 
   bench_set_failure_hint (daemon_status);

@@ -10,9 +10,10 @@ loopback, then:
      them only when --renegotiate-wait is given; by default the reuse path
      is what is measured after the first);
   3. renewal under load: RATE actions/s in POSTs of BATCH for SECS seconds
-     while the controller calls the full handshake every 100 ms, and prints
-     flaps (transport transitions, poller resumes, handshake ids, link
-     generations), losses and duplicates.
+     (or, with --renewals N, until N handshakes were made) while the
+     controller calls the full handshake every --renew-interval (100 ms),
+     and prints flaps (transport transitions, poller resumes, handshake
+     ids, link generations), losses and duplicates.
 Prints one JSON object.
 
     BEACH_MANAGER=build/src/manager/beach-manager \\
@@ -71,6 +72,9 @@ def main():
     ap.add_argument('--calls', type=int, default=2000, help='handshakes per latency sample')
     ap.add_argument('--rate', type=int, default=1000, help='actions per second under load')
     ap.add_argument('--batch', type=int, default=100, help='actions per POST')
+    ap.add_argument('--renewals', type=int, default=0,
+                    help='renewal under load: run until this many handshakes (0: for --secs)')
+    ap.add_argument('--renew-interval', type=float, default=0.1, help='seconds between handshakes under load')
     args = ap.parse_args()
 
     d = beachtest.Daemon(name='bench')
@@ -114,13 +118,15 @@ def main():
                 hs_lat.append(dt)
                 kinds[out['handshake_kind']] += 1
                 hids.add(out['handshake_id'])
-                stop.wait(0.1)
+                if args.renewals and len(hs_lat) >= args.renewals:
+                    return
+                stop.wait(args.renew_interval)
 
         thread = threading.Thread(target=renewer)
         thread.start()
         sent = []
         start = time.monotonic()
-        while time.monotonic() - start < args.secs:
+        while (thread.is_alive() if args.renewals else time.monotonic() - start < args.secs):
             batch = ['u%07d' % (len(sent) + i) for i in range(args.batch)]
             status, out, _ = d.req('POST', '/sessions/b1/actions', lease,
                                    {'controller_token': lease, 'actions': [beachtest.BeachTestCase.action(i)
@@ -141,6 +147,7 @@ def main():
         s1 = d.req('GET', '/sessions/b1', op)[1]
         result['renewal_under_load'] = {
             'secs': round(elapsed, 2),
+            'renew_interval_ms': round(args.renew_interval * 1000, 1),
             'actions': len(sent),
             'actions_per_s': round(len(sent) / elapsed, 1),
             'handshakes': dict(kinds),

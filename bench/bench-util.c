@@ -75,6 +75,19 @@ bench_proc_cpu_us (GPid pid)
   return (gint64) (g_ascii_strtoull (f[11], NULL, 10) + g_ascii_strtoull (f[12], NULL, 10)) * G_USEC_PER_SEC / tck;
 }
 
+gint64
+bench_proc_peak_rss_kb (GPid pid)
+{
+  g_autofree gchar *path = pid == 0 ? g_strdup ("/proc/self/status") : g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree gchar *text = NULL;
+  const gchar *p;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strstr (text, "\nVmHWM:")) == NULL)
+    return 0;
+  /* "VmHWM:\t   12345 kB" */
+  return g_ascii_strtoll (p + strlen ("\nVmHWM:"), NULL, 10);
+}
+
 /* -- latency statistics ---------------------------------------------------- */
 
 gint

@@ -35,6 +35,10 @@ GPid bench_subprocess_pid (GSubprocess *proc);
 /* utime + stime of PID (0: this process) in µs, 0 when unknown. */
 gint64 bench_proc_cpu_us (GPid pid);
 
+/* Peak resident set (VmHWM) of PID (0: this process) in KiB, 0 when
+ * unknown. Read it before the process exits. */
+gint64 bench_proc_peak_rss_kb (GPid pid);
+
 /* -- latency statistics ---------------------------------------------------- */
 
 typedef struct {
