@@ -15,15 +15,18 @@
  * action arrives; with `off` they wait), `ack held` (acks what waits),
  * `freeze` (the primary link sends nothing any more: a frozen host),
  * `drop` (closes the primary link gracefully: the manager sees it at once),
- * `state N` (publishes a state diff with an N-byte payload), `refresh`,
+ * `replace` (offers a new link beside a healthy primary, which replaces it
+ * once healthy: make-before-break; REPLACE-REFUSED when there is no healthy
+ * primary or a new link is already on its way), `state N` (publishes a state diff with an N-byte payload), `refresh`,
  * `stats`, `stop` (graceful stop, then exit 0). EOF stops too.
  *
  * usage: harness-peer --url URL --session-id S --private-beach-id P
  *          --token TOKEN [--journal PATH] [--no-ack] [--poll-wait-ms N]
  *          [--health-interval-ms N]
  *
- * It links the internal library for one private accessor, the primary link
- * (freeze, drop); everything else is public API.
+ * It links the internal library for two private hooks, the primary link
+ * (freeze, drop) and offering a replacement link (replace); everything else
+ * is public API.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -155,6 +158,13 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
     beach_fast_path_link_set_silent (link, TRUE);
   } else if (g_str_equal (line, "drop") && link != NULL) {
     beach_fast_path_link_close_async (link, NULL, on_dropped, NULL);
+  } else if (g_str_equal (line, "replace")) {
+    if (!_beach_harness_link_replace (p->harness)) {
+      say ("REPLACE-REFUSED primary=%s candidate=%d reconnecting=%d", link != NULL ? beach_link_health_to_string (beach_fast_path_link_get_health (link)) : "none",
+           p->harness->candidate != NULL, p->harness->reconnect_id != 0);
+      read_command (p);
+      return;
+    }
   } else if (g_str_has_prefix (line, "state ")) {
     /* `state N`: publishes a state diff whose payload holds N bytes. */
     g_autoptr (JsonObject) obj = json_object_new ();

@@ -553,3 +553,16 @@ _beach_harness_get_primary_link (BeachHarness *self)
 {
   return self->primary;
 }
+
+/* The path a changed handshake id takes (_beach_harness_link_check_handshake),
+ * without the id: a candidate offered beside a healthy primary, which
+ * replaces it once healthy. FALSE when there is no healthy primary or a
+ * candidate or reconnect is already under way. */
+gboolean
+_beach_harness_link_replace (BeachHarness *self)
+{
+  if (self->primary == NULL || self->candidate != NULL || self->reconnect_id != 0 || !_beach_harness_link_is_healthy (self))
+    return FALSE;
+  open_link (self);
+  return self->candidate != NULL;
+}

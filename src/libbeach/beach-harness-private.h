@@ -152,5 +152,8 @@ gboolean _beach_harness_link_is_healthy (BeachHarness *self);
 
 /* For white-box tests (tests/harness-peer.c): the current primary link. */
 BeachFastPathLink *_beach_harness_get_primary_link (BeachHarness *self);
+/* For white-box tests (tests/harness-peer.c): offers a new link beside a
+ * healthy primary, as a changed handshake id does (make-before-break). */
+gboolean _beach_harness_link_replace (BeachHarness *self);
 
 G_END_DECLS

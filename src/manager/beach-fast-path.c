@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "beach-log-limiter.h"
+#include "beach-sdp-private.h"
 
 #include "beach-fast-path.h"
 
@@ -34,6 +35,7 @@ typedef struct {
   GHashTable *by_id; /* action id -> GList* in in_flight */
   guint ack_timer_id;
   guint demoting; /* requeues under way */
+  guint stalled;  /* of those, waiting for the queue to come back */
   guint64 generation;
   gchar *pinged_status; /* what the last ping said */
   guint64 send_seq;     /* last seq of the queue's in-flight records */
@@ -168,8 +170,26 @@ typedef struct {
   gchar *private_beach_id;
   gchar *session_id;
   BeachTransportReason reason;
-  GStrv ids; /* the requeued actions, to untrack once they are queued */
+  GStrv ids;          /* the requeued actions, to untrack once they are queued */
+  GPtrArray *entries; /* BeachQueueEntry*, kept for a retry */
+  guint attempts;     /* failed so far (the queue was unavailable) */
 } RequeueData;
+
+/* A requeue the queue refused as unavailable is retried after this long,
+ * doubling up to the maximum, until the queue takes it. */
+#define REQUEUE_RETRY_MIN_MS 100
+#define REQUEUE_RETRY_MAX_MS 2000
+
+static void requeue_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+on_requeue_retry (gpointer user_data)
+{
+  RequeueData *d = user_data;
+
+  beach_fallback_queue_requeue_async (d->self->queue, d->private_beach_id, d->session_id, d->entries,
+                                      NULL, requeue_cb, d);
+}
 
 static void
 requeue_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -179,18 +199,42 @@ requeue_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   guint n = 0;
   SessionLinks *sl = g_hash_table_lookup (d->self->sessions, d->session_id);
 
-  if (!beach_fallback_queue_requeue_finish (BEACH_FALLBACK_QUEUE (source), result, &n, &error))
-    /* The queue is down: these actions were accepted and are now only in
-     * the log. Say so loudly; there is nowhere else to put them. */
+  if (!beach_fallback_queue_requeue_finish (BEACH_FALLBACK_QUEUE (source), result, &n, &error)) {
+    if (g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE)) {
+      /* The queue is down (Redis away). These actions were accepted and
+       * may be nowhere else (an in-flight record is written only while
+       * Redis answers): keep them and try again until the queue takes
+       * them. The session stays demoting meanwhile, so no newer action
+       * overtakes them (the router answers 503 for it). */
+      guint delay = MIN (REQUEUE_RETRY_MAX_MS, REQUEUE_RETRY_MIN_MS << MIN (d->attempts, 5));
+
+      if (d->attempts == 0) {
+        g_warning ("session %s: could not move %u in-flight actions to the queue: %s; retrying until it answers",
+                   d->session_id, d->entries->len, error->message);
+        if (sl != NULL)
+          sl->stalled++;
+      }
+      d->attempts++;
+      g_timeout_add_once (delay, on_requeue_retry, d);
+      return;
+    }
+    /* Any other refusal is a bug: say so loudly. The in-flight records
+     * stay, and a restart requeues them. */
     g_critical ("session %s: could not move in-flight actions to the queue: %s",
                 d->session_id, error->message);
-  else
+  } else {
+    if (d->attempts > 0)
+      g_message ("session %s: %u in-flight actions are in the queue after %u retries", d->session_id,
+                 d->entries->len, d->attempts);
     /* Only now are they in the queue: the in-flight records go last, so
      * that a crash never finds them in memory only. On failure the records
      * stay, and a restart requeues them. */
     for (guint i = 0; d->ids[i] != NULL; i++)
       beach_fallback_queue_untrack_in_flight (BEACH_FALLBACK_QUEUE (source), d->private_beach_id,
                                               d->session_id, d->ids[i]);
+  }
+  if (sl != NULL && d->attempts > 0 && sl->stalled > 0)
+    sl->stalled--;
   if (sl != NULL && sl->demoting > 0)
     sl->demoting--;
   g_signal_emit (d->self, signals[SIGNAL_DEMOTED], 0, d->session_id, (gint) d->reason);
@@ -198,6 +242,7 @@ requeue_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (d->private_beach_id);
   g_free (d->session_id);
   g_strfreev (d->ids);
+  g_ptr_array_unref (d->entries);
   g_free (d);
 }
 
@@ -262,6 +307,7 @@ demote (SessionLinks *sl, BeachFastPathLink *link, BeachTransportReason reason)
   d->ids = g_new0 (gchar *, entries->len + 1);
   for (guint i = 0; i < entries->len; i++)
     d->ids[i] = g_strdup (beach_action_get_id (((BeachQueueEntry *) entries->pdata[i])->action));
+  d->entries = g_ptr_array_ref (entries);
   beach_fallback_queue_requeue_async (self->queue, sl->private_beach_id, sl->session_id, entries,
                                       NULL, requeue_cb, d);
   return entries->len;
@@ -528,9 +574,15 @@ on_local_candidate (BeachFastPathLink *link, const gchar *candidate, guint mline
   }
   {
     JsonObject *c = json_object_new ();
+    /* The answer mirrors the offer's sections, so the offer's a=mid names
+     * the section the candidate belongs to. */
+    g_autofree gchar *mid = beach_sdp_get_mid (g_object_get_data (G_OBJECT (link), "beach-offer-sdp"), mline);
 
     json_object_set_string_member (c, "candidate", candidate);
-    json_object_set_string_member (c, "sdp_mid", "0");
+    if (mid != NULL)
+      json_object_set_string_member (c, "sdp_mid", mid);
+    else
+      json_object_set_null_member (c, "sdp_mid");
     json_object_set_int_member (c, "sdp_mline_index", mline);
     g_ptr_array_add (list, c);
   }
@@ -622,6 +674,7 @@ beach_fast_path_offer_async (BeachFastPath *self, BeachSession *session, const g
                           g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref),
                           unref_candidates);
   g_object_set_data (G_OBJECT (link), "beach-links", sl);
+  g_object_set_data_full (G_OBJECT (link), "beach-offer-sdp", g_strdup (offer_sdp), g_free);
   g_signal_connect (link, "notify::health", G_CALLBACK (on_link_health), sl);
   g_signal_connect (link, "frame-received", G_CALLBACK (on_frame), sl);
   g_signal_connect (link, "local-candidate", G_CALLBACK (on_local_candidate), sl);
@@ -789,6 +842,14 @@ beach_fast_path_is_demoting (BeachFastPath *self, BeachSession *session)
   SessionLinks *sl = links_for (self, session, FALSE);
 
   return sl != NULL && sl->demoting > 0;
+}
+
+gboolean
+beach_fast_path_is_requeue_stalled (BeachFastPath *self, BeachSession *session)
+{
+  SessionLinks *sl = links_for (self, session, FALSE);
+
+  return sl != NULL && sl->stalled > 0;
 }
 
 GPtrArray *

@@ -78,6 +78,10 @@ void beach_fast_path_status_changed (BeachFastPath *self,
  * queue: newer actions must wait behind them. */
 gboolean beach_fast_path_is_demoting (BeachFastPath *self,
                                       BeachSession *session);
+/* True while such a move waits for the queue to come back (it was
+ * unavailable): newer actions are refused meanwhile (503). */
+gboolean beach_fast_path_is_requeue_stalled (BeachFastPath *self,
+                                             BeachSession *session);
 gboolean beach_fast_path_has_candidate (BeachFastPath *self,
                                         BeachSession *session);
 void beach_fast_path_close_session (BeachFastPath *self,

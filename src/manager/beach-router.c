@@ -440,6 +440,16 @@ route_actions (BeachRouter *self, GTask *task)
   if (demoting (self, session)) {
     GQueue *q = g_hash_table_lookup (self->deferred, session->session_id);
 
+    /* They wait for the queue to come back: so would this call, as long
+     * as it takes. Refused like any enqueue while the queue is down. */
+    if (beach_fast_path_is_requeue_stalled (self->fast_path, session)) {
+      beach_router_record_drop (self, session, BEACH_DROP_REASON_UNAVAILABLE, d->count);
+      g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE,
+                               "session %s: the queue is unavailable, and actions of a failed link wait to go into it first",
+                               session->session_id);
+      g_object_unref (task);
+      return;
+    }
     if (q == NULL) {
       q = g_queue_new ();
       g_hash_table_insert (self->deferred, g_strdup (session->session_id), q);
@@ -1102,8 +1112,22 @@ on_demoted (BeachFastPath *fp, const gchar *session_id, gint reason, BeachRouter
   g_autofree gchar *key = NULL;
   GQueue *q = NULL;
 
-  if (session != NULL)
-    beach_router_update_transport (self, session, (BeachTransportReason) reason);
+  if (session == NULL) {
+    /* The session has left the registry (deleted, here or by another
+     * manager, which closes its links and so demotes): calls that waited
+     * behind the demotion have no session to go to. */
+    if (g_hash_table_steal_extended (self->deferred, session_id, (gpointer *) &key, (gpointer *) &q)) {
+      while (!g_queue_is_empty (q)) {
+        GTask *task = g_queue_pop_head (q);
+
+        g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_NOT_FOUND, "session %s was deleted", session_id);
+        g_object_unref (task);
+      }
+      g_queue_free (q);
+    }
+    return;
+  }
+  beach_router_update_transport (self, session, (BeachTransportReason) reason);
   if (beach_fast_path_is_demoting (fp, session))
     return;
   /* Stolen (key and queue are ours now): routing may defer again, into a
