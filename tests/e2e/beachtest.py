@@ -661,6 +661,11 @@ class BeachTestCase(unittest.TestCase):
             self.assertEqual(rc, 0, '%s: expected exit status 0 within %.0f s of SIGTERM, got %s'
                              % (d.name, STOP_TIMEOUT, 'no exit' if rc is None else rc))
 
+    def failure_logs(self):
+        """(title, text) pairs printed when the test fails; subclasses add
+        their own (a redis-server's log, say) to the daemons' stderr."""
+        return [('%s stderr' % d.name, d.stderr_text()) for d in getattr(self, '_daemons', [])]
+
     def run(self, result=None):
         result = result if result is not None else self.defaultTestResult()
         before = len(result.failures) + len(result.errors)
@@ -668,9 +673,9 @@ class BeachTestCase(unittest.TestCase):
             return super().run(result)
         finally:
             if len(result.failures) + len(result.errors) > before:
-                for d in getattr(self, '_daemons', []):
-                    sys.stderr.write('\n----- %s stderr (%s) -----\n%s----- end -----\n'
-                                     % (d.name, self.id(), d.stderr_text()))
+                for title, text in self.failure_logs():
+                    sys.stderr.write('\n----- %s (%s) -----\n%s\n----- end -----\n'
+                                     % (title, self.id(), text.rstrip('\n')))
             for d in getattr(self, '_daemons', []):
                 d.cleanup()
 

@@ -54,6 +54,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -518,18 +519,17 @@ class ChaosTests(th.HarnessTestCase):
         self.token = secrets.token_hex(16)
         self.scenario = None
 
+    def failure_logs(self):
+        sc = getattr(self, 'scenario', None)
+        return super().failure_logs() + ([('redis log tail', sc.redis.log_tail())] if sc else [])
+
     def run(self, result=None):
-        result = result if result is not None else self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
         try:
             return super().run(result)
         finally:
             sc = getattr(self, 'scenario', None)
-            if sc is not None and len(result.failures) + len(result.errors) > before:
-                sys.stderr.write('\n----- redis log tail (%s) -----\n%s\n----- end -----\n'
-                                 % (self.id(), sc.redis.log_tail()))
             if sc is not None:
-                __import__('shutil').rmtree(sc.tmp, ignore_errors=True)
+                shutil.rmtree(sc.tmp, ignore_errors=True)
 
     # -- setup --------------------------------------------------------------
 

@@ -61,16 +61,9 @@ class RedisTestCase(BeachTestCase):
         self.addCleanup(self.redis.cleanup)
         self.redis.start()
 
-    def run(self, result=None):
-        result = result if result is not None else self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        try:
-            return super().run(result)
-        finally:
-            redis = getattr(self, 'redis', None)
-            if redis is not None and len(result.failures) + len(result.errors) > before:
-                sys.stderr.write('\n----- redis log tail (%s) -----\n%s\n----- end -----\n'
-                                 % (self.id(), redis.log_tail()))
+    def failure_logs(self):
+        redis = getattr(self, 'redis', None)
+        return super().failure_logs() + ([('redis log tail', redis.log_tail())] if redis else [])
 
     def manager(self, name, config=None):
         d = self.start_daemon(config if config is not None else self.CONFIG,
