@@ -36,6 +36,7 @@ typedef struct {
   guint ack_timer_id;
   guint demoting; /* requeues under way */
   guint stalled;  /* of those, waiting for the queue to come back */
+  guint moving;   /* their actions: out of in_flight, not yet in the queue */
   guint64 generation;
   gchar *pinged_status; /* what the last ping said */
   guint64 send_seq;     /* last seq of the queue's in-flight records */
@@ -155,9 +156,12 @@ static void
 update_in_flight_count (SessionLinks *sl)
 {
   BeachSession *s = session_of (sl);
+  /* Actions on their way to the queue still count: until the queue holds
+   * them, /pending must not say 0 and 0 for a session that owes them. */
+  guint n = g_queue_get_length (&sl->in_flight) + sl->moving;
 
-  if (s != NULL && s->in_flight != g_queue_get_length (&sl->in_flight)) {
-    s->in_flight = g_queue_get_length (&sl->in_flight);
+  if (s != NULL && s->in_flight != n) {
+    s->in_flight = n;
     g_signal_emit_by_name (s, "changed");
   }
 }
@@ -237,6 +241,10 @@ requeue_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     sl->stalled--;
   if (sl != NULL && sl->demoting > 0)
     sl->demoting--;
+  if (sl != NULL) {
+    sl->moving -= MIN (sl->moving, d->entries->len);
+    update_in_flight_count (sl);
+  }
   g_signal_emit (d->self, signals[SIGNAL_DEMOTED], 0, d->session_id, (gint) d->reason);
   g_object_unref (d->self);
   g_free (d->private_beach_id);
@@ -272,6 +280,7 @@ demote (SessionLinks *sl, BeachFastPathLink *link, BeachTransportReason reason)
     }
     l = next;
   }
+  sl->moving += entries->len;
   update_in_flight_count (sl);
   arm_ack_timer (sl);
   {
