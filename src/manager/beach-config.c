@@ -45,6 +45,8 @@ beach_config_new_defaults (void)
   c->fast_path.max_candidates = 2;
   c->events_max_backlog = 1000;
   c->events_keepalive_secs = 15;
+  c->owner_ttl_ms = 3000;
+  c->inbox_cap = 10000;
   return c;
 }
 
@@ -58,6 +60,7 @@ beach_config_free (BeachConfig *c)
   g_strfreev (c->cors_origins);
   g_free (c->queue_backend);
   g_free (c->redis_url);
+  g_free (c->instance_id);
   g_free (c->operator_token);
   g_free (c->state_dir);
   g_strfreev (c->fast_path.local_addresses);
@@ -151,6 +154,20 @@ read_ice_servers (GKeyFile *kf, GStrv *out, GError **error)
   return TRUE;
 }
 
+gboolean
+beach_config_instance_id_is_valid (const gchar *instance_id)
+{
+  gsize n = 0;
+
+  if (instance_id == NULL)
+    return FALSE;
+  for (const gchar *p = instance_id; *p != '\0'; p++, n++) {
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  }
+  return n >= 1 && n <= 64;
+}
+
 static gboolean
 check_backend (const gchar *backend, GError **error)
 {
@@ -162,7 +179,7 @@ check_backend (const gchar *backend, GError **error)
 }
 
 static const gchar *const known_groups[] = { "http", "limits", "queue", "leases", "sessions",
-                                             "auth", "events", "fastpath", NULL };
+                                             "auth", "events", "fastpath", "cluster", NULL };
 
 static gboolean load_key_file (BeachConfig *c, GKeyFile *kf, const gchar *path, GError **error);
 
@@ -249,6 +266,14 @@ load_key_file (BeachConfig *c, GKeyFile *kf, const gchar *path, GError **error)
                  c->fast_path.heartbeat_timeout_ms, c->fast_path.heartbeat_interval_ms);
     return FALSE;
   }
+  read_string (kf, "cluster", "instance_id", &c->instance_id);
+  if (c->instance_id != NULL && !beach_config_instance_id_is_valid (c->instance_id)) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "[cluster] instance_id = “%s”: expected 1 to 64 letters, digits, - or _", c->instance_id);
+    return FALSE;
+  }
+  if (!read_uint (kf, "cluster", "owner_ttl_ms", 300, 600000, &c->owner_ttl_ms, error) || !read_uint (kf, "cluster", "inbox_cap", 1, 10000000, &c->inbox_cap, error))
+    return FALSE;
   read_string (kf, "auth", "operator_token", &c->operator_token);
   if (c->operator_token != NULL && strlen (c->operator_token) < 16) {
     g_set_error_literal (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,

@@ -48,7 +48,14 @@ typedef struct {
   /* [events] */
   guint events_max_backlog;
   guint events_keepalive_secs;
+  /* [cluster] (Redis only) */
+  gchar *instance_id; /* NULL: a random one per start */
+  guint owner_ttl_ms;
+  guint inbox_cap;
 } BeachConfig;
+
+/* A manager instance id: 1 to 64 of [A-Za-z0-9_-]. */
+gboolean beach_config_instance_id_is_valid (const gchar *instance_id);
 
 BeachConfig *beach_config_new_defaults (void);
 gboolean beach_config_load_file (BeachConfig *config,

@@ -774,8 +774,9 @@ next_seq (SessionLinks *sl)
   return sl->send_seq;
 }
 
-gboolean
-beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrArray *actions, GStrv *out_accepted, GStrv *out_duplicates)
+/* @enqueued_ms: when each action was accepted (NULL: now). */
+static gboolean
+send_actions (BeachFastPath *self, BeachSession *session, GPtrArray *actions, const gint64 *enqueued_ms, GStrv *out_accepted, GStrv *out_duplicates)
 {
   SessionLinks *sl = links_for (self, session, FALSE);
   g_autoptr (GStrvBuilder) accepted = g_strv_builder_new ();
@@ -805,7 +806,7 @@ beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrAr
     }
     f = g_new0 (InFlight, 1);
     f->action = g_object_ref (a);
-    f->enqueued_ms = now;
+    f->enqueued_ms = enqueued_ms != NULL ? enqueued_ms[i] : now;
     f->sent_us = g_get_monotonic_time ();
     f->link = g_object_ref (link);
     g_queue_push_tail (&sl->in_flight, f);
@@ -835,6 +836,41 @@ beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrAr
   *out_accepted = g_strv_builder_end (accepted);
   *out_duplicates = g_strv_builder_end (duplicates);
   return TRUE;
+}
+
+gboolean
+beach_fast_path_send_actions (BeachFastPath *self, BeachSession *session, GPtrArray *actions, GStrv *out_accepted, GStrv *out_duplicates)
+{
+  return send_actions (self, session, actions, NULL, out_accepted, out_duplicates);
+}
+
+/* Actions accepted elsewhere (another manager forwarded them): each keeps
+ * the time it was accepted at, so that latency stays accept-to-ack. */
+gboolean
+beach_fast_path_send_entries (BeachFastPath *self, BeachSession *session, GPtrArray *entries, GStrv *out_accepted, GStrv *out_duplicates)
+{
+  g_autoptr (GPtrArray) actions = g_ptr_array_new ();
+  g_autofree gint64 *enqueued = g_new0 (gint64, entries->len + 1);
+
+  for (guint i = 0; i < entries->len; i++) {
+    BeachQueueEntry *e = entries->pdata[i];
+
+    g_ptr_array_add (actions, e->action);
+    enqueued[i] = e->enqueued_ms;
+  }
+  return send_actions (self, session, actions, enqueued, out_accepted, out_duplicates);
+}
+
+/* The generation of the session's healthy primary link; 0 when it has
+ * none. */
+guint64
+beach_fast_path_get_primary_generation (BeachFastPath *self, BeachSession *session)
+{
+  SessionLinks *sl = links_for (self, session, FALSE);
+
+  if (sl == NULL || sl->primary == NULL || beach_fast_path_link_get_health (sl->primary) != BEACH_LINK_HEALTH_HEALTHY)
+    return 0;
+  return sl->generation;
 }
 
 gboolean

@@ -62,6 +62,15 @@ gboolean beach_fast_path_send_actions (BeachFastPath *self,
                                        GPtrArray *actions,
                                        GStrv *out_accepted,
                                        GStrv *out_duplicates);
+/* Like send_actions, for BeachQueueEntry* that keep their enqueued_ms. */
+gboolean beach_fast_path_send_entries (BeachFastPath *self,
+                                       BeachSession *session,
+                                       GPtrArray *entries,
+                                       GStrv *out_accepted,
+                                       GStrv *out_duplicates);
+/* The healthy primary link's generation, 0 when there is none. */
+guint64 beach_fast_path_get_primary_generation (BeachFastPath *self,
+                                                BeachSession *session);
 gboolean beach_fast_path_is_in_flight (BeachFastPath *self,
                                        BeachSession *session,
                                        const gchar *action_id);

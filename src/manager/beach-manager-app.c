@@ -25,6 +25,9 @@
 #ifdef BEACH_REDIS_BACKEND
 #include "beach-redis-client.h"
 #include "beach-redis-queue.h"
+#ifdef BEACH_REDIS_BACKEND
+#include "beach-cluster.h"
+#endif
 #include "beach-session-store.h"
 #endif
 
@@ -51,8 +54,10 @@ struct _BeachManagerApp {
   BeachDbusService *dbus;
 #ifdef BEACH_REDIS_BACKEND
   BeachRedisClient *redis;
+#ifdef BEACH_REDIS_BACKEND
+  BeachCluster *cluster;
+#endif
   BeachSessionStore *store;
-  gboolean in_flight_recovered; /* recovery started (once per run) */
 #endif
 
   guint sigint_id;
@@ -76,12 +81,31 @@ on_http_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
 
 static void shut_down_http (BeachManagerApp *self);
 
+#ifdef BEACH_REDIS_BACKEND
+static void
+on_cluster_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (BeachManagerApp) self = user_data;
+
+  beach_cluster_stop_finish (BEACH_CLUSTER (source), result, NULL);
+  shut_down_http (self);
+}
+#endif
+
 static void
 on_links_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (BeachManagerApp) self = user_data;
 
   beach_fast_path_shutdown_finish (BEACH_FAST_PATH (source), result, NULL);
+#ifdef BEACH_REDIS_BACKEND
+  /* Owner records and the instance's heartbeat go before the HTTP side, so
+   * that other managers stop forwarding here and take the inbox at once. */
+  if (self->cluster != NULL) {
+    beach_cluster_stop_async (self->cluster, on_cluster_stopped, g_object_ref (self));
+    return;
+  }
+#endif
   shut_down_http (self);
 }
 
@@ -227,22 +251,6 @@ secret_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 /* Every (re)connection re-reads the secret: a fresh Redis gets ours (SET
  * NX), an existing one gives us the deployment's. */
 static void
-recover_in_flight_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GError) error = NULL;
-  guint requeued = 0;
-
-  if (!beach_fallback_queue_recover_in_flight_finish (BEACH_FALLBACK_QUEUE (source), result, &requeued, &error))
-    g_warning ("fast-path in-flight actions left by an earlier manager were not all recovered: %s",
-               error->message);
-  else if (requeued > 0)
-    g_message ("recovered %u fast-path in-flight actions left by an earlier manager into the fallback queue",
-               requeued);
-  else
-    g_debug ("no fast-path in-flight actions to recover");
-}
-
-static void
 on_redis_connected (BeachRedisClient *client, GParamSpec *pspec, BeachManagerApp *self)
 {
   gboolean up = beach_redis_client_get_connected (client);
@@ -250,20 +258,9 @@ on_redis_connected (BeachRedisClient *client, GParamSpec *pspec, BeachManagerApp
   beach_metrics_gauge_set (self->metrics, "redis_available", NULL, up ? 1 : 0);
   if (!up)
     return;
+  /* In-flight records of dead managers are recovered by the cluster
+   * (beach-cluster.c), which leaves a live manager's alone. */
   beach_session_store_secret_async (self->store, secret_cb, g_object_ref (self));
-  /* Once, at the first connection: the in-flight records of a manager that
-   * crashed go back to their queues (WIRE.md Routing step 1). Every record
-   * on this Redis is taken, which is right only while one manager serves
-   * it: with several managers (the scale-out issue) recovery must first
-   * check each session's owner key and leave a live owner's records alone.
-   * For now a manager recovers only at its own start. Links may connect
-   * while the scan runs: an action this manager sends meanwhile could be
-   * requeued too (the ids hash keeps the queue from holding it twice, but
-   * it may reach the host by both paths). */
-  if (!self->in_flight_recovered) {
-    self->in_flight_recovered = TRUE;
-    beach_fallback_queue_recover_in_flight_async (self->queue, NULL, recover_in_flight_cb, NULL);
-  }
 }
 #endif
 
@@ -302,8 +299,14 @@ build_services (BeachManagerApp *self, GError **error)
   self->fast_path = beach_fast_path_new (c, self->registry, self->queue, self->metrics, self->events);
   beach_router_set_fast_path (self->router, self->fast_path);
 #ifdef BEACH_REDIS_BACKEND
-  if (self->store != NULL)
+  if (self->store != NULL) {
     beach_router_set_store (self->router, self->store, self->auth);
+    self->cluster = beach_cluster_new (self->redis, BEACH_REDIS_QUEUE (self->queue), self->metrics, NULL,
+                                       c->instance_id, c->owner_ttl_ms, c->inbox_cap);
+    beach_router_set_cluster (self->router, self->cluster);
+    g_message ("manager instance %s", beach_cluster_get_instance_id (self->cluster));
+    beach_cluster_start (self->cluster);
+  }
 #endif
   self->http = beach_http_api_new (c, self->auth, self->registry, self->queue, self->router,
                                    self->metrics, self->events);
@@ -366,6 +369,9 @@ beach_manager_app_shutdown (GApplication *app)
   g_clear_object (&self->http);
   g_clear_object (&self->router);
   g_clear_object (&self->fast_path);
+#ifdef BEACH_REDIS_BACKEND
+  g_clear_object (&self->cluster);
+#endif
   g_clear_object (&self->registry);
   g_clear_object (&self->events);
   g_clear_object (&self->metrics);

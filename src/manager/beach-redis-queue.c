@@ -65,6 +65,7 @@ struct _BeachRedisQueue {
   gchar *prefix;
   gchar *wake_prefix;   /* "PREFIX:wake:" */
   gchar *token;         /* our PUBLISH payload */
+  gchar *instance_id;   /* named in in-flight records (nullable) */
   GHashTable *sessions; /* tag → RedisSession*, owned */
   gulong notify_id;
   gulong message_id;
@@ -949,6 +950,8 @@ beach_redis_queue_ack_async (BeachFallbackQueue *queue,
   if (task == NULL)
     return;
   args = args_new ();
+  g_ptr_array_add (args, wake_channel (self, private_beach_id, session_id));
+  g_ptr_array_add (args, g_strdup (self->token));
   for (guint i = 0; i < acks->len; i++)
     g_ptr_array_add (args, g_strdup (beach_action_ack_get_id (g_ptr_array_index (acks, i))));
   queue_eval (self, op, beach_redis_script_ack, args, ack_done_cb, task);
@@ -1397,10 +1400,12 @@ beach_redis_queue_track_in_flight (BeachFallbackQueue *queue,
     return;
   key = in_flight_key (self, private_beach_id, session_id);
   json = beach_action_to_string (action);
+  /* The instance id is [A-Za-z0-9_-] (beach_cluster_instance_id_is_valid). */
   value = g_strdup_printf ("{\"seq\":%" G_GUINT64_FORMAT ",\"sent_ms\":%" G_GINT64_FORMAT
                            ",\"enqueued_ms\":%" G_GINT64_FORMAT ",\"expires_ms\":%" G_GINT64_FORMAT
-                           ",\"action\":%s}",
-                           seq, now_wall_ms (), enqueued_ms, beach_action_get_expires_at_ms (action), json);
+                           ",\"instance\":\"%s\",\"action\":%s}",
+                           seq, now_wall_ms (), enqueued_ms, beach_action_get_expires_at_ms (action),
+                           self->instance_id != NULL ? self->instance_id : "", json);
   beach_redis_client_commandv_async (self->client, NULL, in_flight_done_cb,
                                      g_strdup_printf ("session %s: in-flight action %s not recorded", session_id,
                                                       beach_action_get_id (action)),
@@ -1429,6 +1434,7 @@ beach_redis_queue_untrack_in_flight (BeachFallbackQueue *queue,
  * one at a time. */
 typedef struct {
   gchar *pattern;
+  GStrv live; /* instances whose records stay */
   gchar *cursor;
   GQueue keys; /* gchar*, found and not yet recovered */
   guint requeued;
@@ -1439,6 +1445,7 @@ static void
 recover_data_free (RecoverData *d)
 {
   g_free (d->pattern);
+  g_strfreev (d->live);
   g_free (d->cursor);
   g_queue_clear_full (&d->keys, g_free);
   g_clear_pointer (&d->op, op_data_free);
@@ -1578,6 +1585,8 @@ recover_next (GTask *task)
     args_add_int (args, d->op->now_ms);
     g_ptr_array_add (args, wake_channel (self, private_beach_id, session_id));
     g_ptr_array_add (args, g_strdup (self->token));
+    for (guint i = 0; d->live != NULL && d->live[i] != NULL; i++)
+      g_ptr_array_add (args, g_strdup (d->live[i]));
     queue_eval (self, d->op, beach_redis_script_recover, args, recover_key_done_cb, task);
     return;
   }
@@ -1597,7 +1606,25 @@ beach_redis_queue_recover_in_flight_async (BeachFallbackQueue *queue,
                                            GAsyncReadyCallback callback,
                                            gpointer user_data)
 {
-  BeachRedisQueue *self = BEACH_REDIS_QUEUE (queue);
+  beach_redis_queue_recover_async (BEACH_REDIS_QUEUE (queue), NULL, cancellable, callback, user_data);
+}
+
+/**
+ * beach_redis_queue_recover_async:
+ * @self: the queue
+ * @live_instances: (nullable): ids of the manager instances alive now
+ *
+ * Requeues the fast-path in-flight records of every session, except those
+ * written by a live instance (beach-redis-scripts.h, recover). Finish with
+ * beach_fallback_queue_recover_in_flight_finish().
+ */
+void
+beach_redis_queue_recover_async (BeachRedisQueue *self,
+                                 const gchar *const *live_instances,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   RecoverData *d = g_new0 (RecoverData, 1);
   g_autofree gchar *prefix = g_strdup_printf ("%s:", self->prefix);
@@ -1607,6 +1634,7 @@ beach_redis_queue_recover_in_flight_async (BeachFallbackQueue *queue,
   /* Each script commits on its own: a late cancel must not hide that. */
   g_task_set_check_cancellable (task, FALSE);
   d->pattern = g_strconcat (head, ":inflight", NULL);
+  d->live = g_strdupv ((gchar **) live_instances);
   g_queue_init (&d->keys);
   g_task_set_task_data (task, d, (GDestroyNotify) recover_data_free);
   if (g_task_return_error_if_cancelled (task)) {
@@ -1655,6 +1683,7 @@ beach_redis_queue_finalize (GObject *object)
   g_free (self->prefix);
   g_free (self->wake_prefix);
   g_free (self->token);
+  g_free (self->instance_id);
   G_OBJECT_CLASS (beach_redis_queue_parent_class)->finalize (object);
 }
 
@@ -1741,6 +1770,23 @@ beach_redis_queue_new (BeachRedisClient *client, const gchar *prefix, const Beac
   pattern = wake_pattern (self->wake_prefix);
   beach_redis_client_psubscribe (client, pattern);
   return self;
+}
+
+/**
+ * beach_redis_queue_set_instance_id:
+ * @self: the queue
+ * @instance_id: (nullable): this manager's instance id
+ *
+ * Names the manager in the in-flight records written from now on, so that
+ * recovery leaves a live manager's records alone.
+ */
+void
+beach_redis_queue_set_instance_id (BeachRedisQueue *self, const gchar *instance_id)
+{
+  g_return_if_fail (BEACH_IS_REDIS_QUEUE (self));
+
+  g_free (self->instance_id);
+  self->instance_id = g_strdup (instance_id);
 }
 
 /* -- for the fuzz target (beach-redis-private.h) */

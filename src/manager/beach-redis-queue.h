@@ -20,4 +20,12 @@ BeachRedisQueue *beach_redis_queue_new (BeachRedisClient *client,
                                         const gchar *prefix,
                                         const BeachQueueConfig *config);
 
+void beach_redis_queue_set_instance_id (BeachRedisQueue *self,
+                                        const gchar *instance_id);
+void beach_redis_queue_recover_async (BeachRedisQueue *self,
+                                      const gchar *const *live_instances,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+
 G_END_DECLS

@@ -161,25 +161,32 @@ static const gchar beach_redis_script_requeue[] = BEACH_REDIS_LUA_PRELUDE
   "local d, p = stats (key)\n"
   "return {flags, d, p}\n";
 
-/* KEYS actions, ids, dead (unused), inflight. ARGV now_ms, wake channel, wake payload.
- * Start-up recovery of a crashed manager's fast-path in-flight records
- * (hash: action id -> {"seq","sent_ms","enqueued_ms","expires_ms",
- * "action"}, "action" last and written by us, so that its text is taken
- * as is rather than re-encoded): in seq order, like requeue (no cap,
- * enqueued_ms kept, outstanding ids skipped, expired ones settled), then
- * the hash is deleted. A record that does not parse is dropped with a
- * note. Returns {appended, {{id, enqueued_ms}...} expired, unparsed ids,
- * depth, delivered}. */
+/* KEYS actions, ids, dead (unused), inflight. ARGV now_ms, wake channel,
+ * wake payload, then the ids of the live manager instances.
+ * Recovery of dead managers' fast-path in-flight records (hash: action id
+ * -> {"seq","sent_ms","enqueued_ms","expires_ms","instance","action"},
+ * "action" last and written by us, so that its text is taken as is rather
+ * than re-encoded): a record whose "instance" is live is left alone (its
+ * manager still tracks the action); the others go back to the queue in seq
+ * order, like requeue (no cap, enqueued_ms kept, outstanding ids skipped,
+ * expired ones settled), and their fields are deleted. A record without
+ * "instance" (written before scale-out) belongs to no live manager. A
+ * record that does not parse is dropped with a note. Returns {appended,
+ * {{id, enqueued_ms}...} expired, unparsed ids, depth, delivered}. */
 static const gchar beach_redis_script_recover[] = BEACH_REDIS_LUA_PRELUDE
   "local key, ids, inflight = KEYS[1], KEYS[2], KEYS[4]\n"
   "local now = tonumber (ARGV[1])\n"
+  "local live = {}\n"
+  "for i = 4, #ARGV do live[ARGV[i]] = true end\n"
   "local all = redis.call ('HGETALL', inflight)\n"
   "local recs, bad = {}, {}\n"
   "for i = 1, #all - 1, 2 do\n"
   "  local id, v = all[i], all[i + 1]\n"
   "  local ok, r = pcall (cjson.decode, v)\n"
   "  local at = string.find (v, '\"action\":', 1, true)\n"
-  "  if ok and type (r) == 'table' and tonumber (r.seq) and at then\n"
+  "  if ok and type (r) == 'table' and type (r.instance) == 'string' and live[r.instance] then\n"
+  "    -- a live manager's: not ours to take\n"
+  "  elseif ok and type (r) == 'table' and tonumber (r.seq) and at then\n"
   "    recs[#recs + 1] = {id = id, seq = tonumber (r.seq),\n"
   "                       enq = tonumber (r.enqueued_ms) or now,\n"
   "                       exp = tonumber (r.expires_ms) or -1,\n"
@@ -204,7 +211,8 @@ static const gchar beach_redis_script_recover[] = BEACH_REDIS_LUA_PRELUDE
   "    end\n"
   "  end\n"
   "end\n"
-  "redis.call ('DEL', inflight)\n"
+  "for _, r in ipairs (recs) do redis.call ('HDEL', inflight, r.id) end\n"
+  "for _, id in ipairs (bad) do redis.call ('HDEL', inflight, id) end\n"
   "if added > 0 then redis.call ('PUBLISH', ARGV[2], ARGV[3]) end\n"
   "local d, p = stats (key)\n"
   "return {added, expired, bad, d, p}\n";
@@ -338,20 +346,24 @@ static const gchar beach_redis_script_maintain[] = BEACH_REDIS_LUA_PRELUDE
   "local d, p = stats (key)\n"
   "return {buried, expired, next_ms, wake, d, p}\n";
 
-/* KEYS actions, ids. ARGV the acked ids. Returns {{index of the
- * ARGV, enqueued_ms}... settled, depth, delivered}. */
+/* KEYS actions, ids. ARGV wake channel, wake payload, then the acked ids.
+ * When an ack empties the queue, a wake-up tells the other managers that
+ * its depth changed (they learn of growth from the enqueue's). Returns
+ * {{index of the acked id (1 = the first), enqueued_ms}... settled, depth,
+ * delivered}. */
 static const gchar beach_redis_script_ack[] = BEACH_REDIS_LUA_PRELUDE
   "local key, ids = KEYS[1], KEYS[2]\n"
   "local settled = {}\n"
-  "for i = 1, #ARGV do\n"
+  "for i = 3, #ARGV do\n"
   "  local eid = redis.call ('HGET', ids, ARGV[i])\n"
   "  if eid then\n"
   "    local r = redis.call ('XRANGE', key, eid, eid)\n"
   "    remove (key, ids, eid, ARGV[i])\n"
-  "    if r[1] then settled[#settled + 1] = {i, num (r[1][2], 'enqueued_ms', 0)} end\n"
+  "    if r[1] then settled[#settled + 1] = {i - 2, num (r[1][2], 'enqueued_ms', 0)} end\n"
   "  end\n"
   "end\n"
   "local d, p = stats (key)\n"
+  "if #settled > 0 and d == 0 then redis.call ('PUBLISH', ARGV[1], ARGV[2]) end\n"
   "return {settled, d, p}\n";
 
 /* KEYS actions. Returns {depth, delivered}. */

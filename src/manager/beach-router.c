@@ -13,6 +13,7 @@
 
 #include "beach-router.h"
 #ifdef BEACH_REDIS_BACKEND
+#include "beach-cluster.h"
 #include "beach-session-store.h"
 #endif
 
@@ -28,6 +29,7 @@ struct _BeachRouter {
   BeachFastPath *fast_path; /* nullable in unit tests */
   GHashTable *deferred;     /* session id -> GQueue of GTask: calls waiting for a demotion */
   BeachAuth *auth;
+  BeachCluster *cluster; /* nullable: one manager, or the memory backend */
 };
 
 G_DEFINE_FINAL_TYPE (BeachRouter, beach_router, G_TYPE_OBJECT)
@@ -233,6 +235,7 @@ beach_router_dispose (GObject *object)
   if (self->fast_path != NULL)
     g_signal_handlers_disconnect_by_data (self->fast_path, self);
   g_clear_object (&self->fast_path);
+  g_clear_object (&self->cluster);
   g_clear_pointer (&self->deferred, g_hash_table_unref);
   G_OBJECT_CLASS (beach_router_parent_class)->dispose (object);
 }
@@ -359,6 +362,7 @@ typedef struct {
   GPtrArray *actions;
   BeachFallbackPolicy policy;
   GStrvBuilder *in_flight_duplicates; /* nullable */
+  guint forwards;                     /* attempts to forward to the owner (scale-out) */
 } QueueData;
 
 static void
@@ -426,6 +430,103 @@ beach_router_queue_actions_async (BeachRouter *self, BeachSession *session, GPtr
   route_actions (self, task);
 }
 
+static gboolean
+has_local_primary (BeachRouter *self, BeachSession *session)
+{
+  return self->fast_path != NULL && beach_fast_path_get_primary_generation (self->fast_path, session) > 0;
+}
+
+#ifdef BEACH_REDIS_BACKEND
+/* Another manager's owner record (or none) for a session, as last read:
+ * without a link here, it is what says whether the fast path is up. */
+static void
+apply_owner (BeachRouter *self, BeachSession *session, const gchar *owner)
+{
+  const gchar *remote = owner != NULL && !beach_cluster_owner_is_self (self->cluster, owner) ? owner : NULL;
+  gboolean ready = remote != NULL;
+
+  if (g_strcmp0 (session->owner, remote) != 0) {
+    g_free (session->owner);
+    session->owner = g_strdup (remote);
+    g_debug ("session %s: owner record %s", session->session_id, remote != NULL ? remote : "(none elsewhere)");
+  }
+  if (has_local_primary (self, session) || session->fast_path_ready == ready)
+    return;
+  session->fast_path_ready = ready;
+  beach_session_notify_changed (session);
+  beach_session_message (session->session_id, "owner", "session %s: %s", session->session_id,
+                         ready ? "its link ends on another manager" : "no manager holds its link any more");
+  beach_router_update_transport (self, session, ready ? BEACH_TRANSPORT_REASON_LINK_HEALTHY : BEACH_TRANSPORT_REASON_CHANNEL_CLOSED);
+}
+
+static void
+forward_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  QueueData *d = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = NULL;
+  gboolean moved = FALSE;
+  g_autoptr (GStrvBuilder) accepted = NULL;
+  g_autoptr (GStrvBuilder) duplicates = NULL;
+  g_autoptr (GHashTable) seen = NULL;
+  GPtrArray *out;
+
+  if (!beach_cluster_forward_finish (BEACH_CLUSTER (source), result, &moved, &owner, &error)) {
+    if (g_error_matches (error, BEACH_ERROR, BEACH_ERROR_QUEUE_FULL))
+      beach_router_record_drop (self, d->session, BEACH_DROP_REASON_QUEUE_FULL, d->count);
+    else
+      beach_router_record_drop (self, d->session, BEACH_DROP_REASON_UNAVAILABLE, d->count);
+    if (!g_error_matches (error, BEACH_ERROR, BEACH_ERROR_QUEUE_FULL) && !g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE)) {
+      g_warning ("session %s: %s", d->session->session_id, error->message);
+      g_clear_error (&error);
+      error = g_error_new (BEACH_ERROR, BEACH_ERROR_UNAVAILABLE, "session %s: the actions could not be forwarded to the manager holding its link",
+                           d->session->session_id);
+    }
+    g_task_return_error (task, g_steal_pointer (&error));
+    g_object_unref (task);
+    return;
+  }
+  if (moved) {
+    /* The owner changed meanwhile: the rules apply again. */
+    apply_owner (self, d->session, owner);
+    route_actions (self, task);
+    return;
+  }
+  accepted = g_strv_builder_new ();
+  duplicates = g_strv_builder_new ();
+  seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < d->actions->len; i++) {
+    const gchar *id = beach_action_get_id (d->actions->pdata[i]);
+
+    g_strv_builder_add (g_hash_table_add (seen, (gpointer) id) ? accepted : duplicates, id);
+  }
+  beach_metrics_counter_add (self->metrics, "cluster_actions_forwarded_total", NULL, d->actions->len);
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  g_ptr_array_add (out, g_strv_builder_end (accepted));
+  g_ptr_array_add (out, g_strv_builder_end (duplicates));
+  g_task_return_pointer (task, out, (GDestroyNotify) g_ptr_array_unref);
+  g_object_unref (task);
+}
+
+/* Step 1 on another manager: the session's healthy link ends there, its
+ * queue is empty. Takes task when it returns TRUE. */
+static gboolean
+maybe_forward (BeachRouter *self, GTask *task)
+{
+  QueueData *d = g_task_get_task_data (task);
+  BeachSession *session = d->session;
+
+  if (self->cluster == NULL || session->owner == NULL || has_local_primary (self, session) || session->transport_mode != BEACH_TRANSPORT_MODE_FAST_PATH || session->pending > 0 || d->forwards >= 3)
+    return FALSE;
+  d->forwards++;
+  beach_cluster_forward_async (self->cluster, session->private_beach_id, session->session_id, session->owner,
+                               d->actions, forward_cb, task);
+  return TRUE;
+}
+#endif
+
 /* Takes task. */
 static void
 route_actions (BeachRouter *self, GTask *task)
@@ -457,6 +558,11 @@ route_actions (BeachRouter *self, GTask *task)
     g_queue_push_tail (q, task);
     return;
   }
+
+#ifdef BEACH_REDIS_BACKEND
+  if (maybe_forward (self, task))
+    return;
+#endif
 
   /* Step 1: a healthy link and an empty queue take the whole call. */
   if (self->fast_path != NULL && session->transport_mode == BEACH_TRANSPORT_MODE_FAST_PATH && session->fast_path_ready && session->pending == 0) {
@@ -762,6 +868,24 @@ forget_session (BeachRouter *self, BeachSession *session)
   beach_metrics_remove_session (self->metrics, session->private_beach_id, session->session_id);
 }
 
+/* The session's owner record, read with each sync: a manager without the
+ * link reports the transport the owner's link gives. */
+static void
+sync_owner_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  BeachRouter *self = g_task_get_source_object (task);
+  BeachSession *session = g_object_get_data (G_OBJECT (task), "beach-session");
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = beach_cluster_get_owner_finish (BEACH_CLUSTER (source), result, &error);
+
+  if (error != NULL)
+    g_debug ("session %s: owner record not read: %s", session->session_id, error->message);
+  else if (beach_session_registry_lookup (self->registry, session->session_id) == session)
+    apply_owner (self, session, owner);
+  g_task_return_pointer (task, g_object_ref (session), g_object_unref);
+}
+
 static void
 sync_fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -772,6 +896,7 @@ sync_fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (BeachStoredSession) stored = beach_session_store_fetch_finish (BEACH_SESSION_STORE (source),
                                                                             result, &error);
   BeachSession *cached = beach_session_registry_lookup (self->registry, id);
+  BeachSession *session;
 
   if (error != NULL) {
     /* Unreachable store: known sessions stay served from the cache. */
@@ -786,7 +911,14 @@ sync_fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_pointer (task, NULL, NULL);
     return;
   }
-  g_task_return_pointer (task, g_object_ref (apply_stored (self, stored)), g_object_unref);
+  session = apply_stored (self, stored);
+  if (self->cluster != NULL) {
+    g_object_set_data_full (G_OBJECT (task), "beach-session", g_object_ref (session), g_object_unref);
+    beach_cluster_get_owner_async (self->cluster, session->private_beach_id, session->session_id, sync_owner_cb,
+                                   g_steal_pointer (&task));
+    return;
+  }
+  g_task_return_pointer (task, g_object_ref (session), g_object_unref);
 }
 #endif
 
@@ -1094,13 +1226,32 @@ beach_router_sweep_idle (BeachRouter *self, guint idle_secs)
 
 /* -- fast path */
 
+/* The owner record follows the healthy primary link here. */
+static void
+update_ownership (BeachRouter *self, BeachSession *session)
+{
+#ifdef BEACH_REDIS_BACKEND
+  guint64 generation;
+
+  if (self->cluster == NULL)
+    return;
+  generation = beach_fast_path_get_primary_generation (self->fast_path, session);
+  if (generation > 0)
+    beach_cluster_claim (self->cluster, session->private_beach_id, session->session_id, generation);
+  else
+    beach_cluster_release (self->cluster, session->private_beach_id, session->session_id);
+#endif
+}
+
 static void
 on_link_changed (BeachFastPath *fp, const gchar *session_id, gint reason, BeachRouter *self)
 {
   BeachSession *session = beach_session_registry_lookup (self->registry, session_id);
 
-  if (session != NULL)
-    beach_router_update_transport (self, session, (BeachTransportReason) reason);
+  if (session == NULL)
+    return;
+  update_ownership (self, session);
+  beach_router_update_transport (self, session, (BeachTransportReason) reason);
 }
 
 /* A demotion finished: the transport follows the queue now, and calls that
@@ -1145,4 +1296,133 @@ beach_router_set_fast_path (BeachRouter *self, BeachFastPath *fast_path)
   g_set_object (&self->fast_path, fast_path);
   g_signal_connect (fast_path, "link-changed", G_CALLBACK (on_link_changed), self);
   g_signal_connect (fast_path, "demoted", G_CALLBACK (on_demoted), self);
+}
+
+#ifdef BEACH_REDIS_BACKEND
+/* -- scale-out: actions other managers forwarded to this one */
+
+typedef struct {
+  GTask *task; /* owned; returns whether the entries are taken */
+  GPtrArray *entries;
+  gchar *private_beach_id;
+  gchar *session_id;
+} Delivery;
+
+static void
+delivery_free (Delivery *d)
+{
+  g_clear_object (&d->task);
+  g_ptr_array_unref (d->entries);
+  g_free (d->private_beach_id);
+  g_free (d->session_id);
+  g_free (d);
+}
+
+static void
+delivery_requeued_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Delivery *d = user_data;
+  g_autoptr (GError) error = NULL;
+  guint n = 0;
+
+  if (!beach_fallback_queue_requeue_finish (BEACH_FALLBACK_QUEUE (source), result, &n, &error)) {
+    beach_session_warning (d->session_id, "forwarded", "session %s: forwarded actions not queued, kept in the inbox: %s",
+                           d->session_id, error->message);
+    g_task_return_boolean (d->task, FALSE);
+  } else {
+    g_task_return_boolean (d->task, TRUE);
+  }
+  delivery_free (d);
+}
+
+/* Takes d. On the link when it is healthy here and the queue is empty
+ * (WIRE.md Routing step 1), else into the queue without the cap, like a
+ * demotion: the actions were accepted already. */
+static void
+deliver_to (BeachRouter *self, BeachSession *session, Delivery *d)
+{
+  g_auto (GStrv) accepted = NULL;
+  g_auto (GStrv) duplicates = NULL;
+
+  if (session == NULL) {
+    beach_session_message (d->session_id, "forwarded", "session %s: %u forwarded actions dropped: the session is gone",
+                           d->session_id, d->entries->len);
+    g_task_return_boolean (d->task, TRUE);
+    delivery_free (d);
+    return;
+  }
+  if (demoting (self, session)) {
+    /* Behind the actions of the failed link: try again later. */
+    g_task_return_boolean (d->task, FALSE);
+    delivery_free (d);
+    return;
+  }
+  if (session->transport_mode == BEACH_TRANSPORT_MODE_FAST_PATH && has_local_primary (self, session) && session->pending == 0 && beach_fast_path_send_entries (self->fast_path, session, d->entries, &accepted, &duplicates)) {
+    g_task_return_boolean (d->task, TRUE);
+    delivery_free (d);
+    return;
+  }
+  beach_fallback_queue_requeue_async (self->queue, d->private_beach_id, d->session_id, d->entries, NULL,
+                                      delivery_requeued_cb, d);
+}
+
+static void
+deliver_synced_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Delivery *d = user_data;
+  g_autoptr (BeachSession) session = beach_router_sync_session_finish (BEACH_ROUTER (source), result, NULL);
+
+  if (session != NULL && g_strcmp0 (session->private_beach_id, d->private_beach_id) != 0)
+    g_clear_object (&session);
+  deliver_to (BEACH_ROUTER (source), session, d);
+}
+
+static void
+deliver_forwarded (GTask *task, const gchar *private_beach_id, const gchar *session_id, GPtrArray *entries, gpointer user_data)
+{
+  BeachRouter *self = user_data;
+  BeachSession *session = session_for (self, private_beach_id, session_id);
+  Delivery *d = g_new0 (Delivery, 1);
+
+  d->task = g_object_ref (task);
+  d->entries = g_ptr_array_ref (entries);
+  d->private_beach_id = g_strdup (private_beach_id);
+  d->session_id = g_strdup (session_id);
+  if (session == NULL) {
+    beach_router_sync_session_async (self, session_id, deliver_synced_cb, d);
+    return;
+  }
+  deliver_to (self, session, d);
+}
+
+static void
+on_session_removed (BeachSessionRegistry *registry, BeachSession *session, BeachRouter *self)
+{
+  beach_cluster_release (self->cluster, session->private_beach_id, session->session_id);
+}
+#endif
+
+/**
+ * beach_router_set_cluster:
+ * @self: the router
+ * @cluster: (nullable): the cluster (several managers on one Redis)
+ *
+ * From now on sessions owned by another manager get their actions
+ * forwarded there, the owner record follows this manager's healthy links,
+ * and actions forwarded here are delivered.
+ */
+void
+beach_router_set_cluster (BeachRouter *self, BeachCluster *cluster)
+{
+#ifdef BEACH_REDIS_BACKEND
+  g_return_if_fail (self->cluster == NULL);
+
+  if (cluster == NULL)
+    return;
+  self->cluster = g_object_ref (cluster);
+  beach_cluster_set_deliver_func (cluster, deliver_forwarded, self);
+  g_signal_connect_object (self->registry, "session-removed", G_CALLBACK (on_session_removed), self, 0);
+#else
+  g_return_if_fail (cluster == NULL);
+#endif
 }

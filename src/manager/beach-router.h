@@ -13,6 +13,7 @@
 #include "beach-session-registry.h"
 
 typedef struct _BeachSessionStore BeachSessionStore;
+typedef struct _BeachCluster BeachCluster;
 
 G_BEGIN_DECLS
 
@@ -131,6 +132,9 @@ gboolean beach_router_persist_session_finish (BeachRouter *self,
                                               GError **error);
 void beach_router_set_fast_path (BeachRouter *self,
                                  BeachFastPath *fast_path);
+
+void beach_router_set_cluster (BeachRouter *self,
+                               BeachCluster *cluster);
 
 void beach_router_note_activity (BeachRouter *self,
                                  BeachSession *session);

@@ -130,6 +130,7 @@ beach_session_finalize (GObject *object)
   g_clear_pointer (&self->metadata, json_object_unref);
   g_free (self->version);
   g_free (self->handshake_id);
+  g_free (self->owner);
   g_hash_table_unref (self->leases);
   g_queue_clear_full (&self->lease_order, g_free);
   g_clear_pointer (&self->last_health, json_object_unref);

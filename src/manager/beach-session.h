@@ -65,8 +65,9 @@ struct _BeachSession {
   gchar *handshake_id;
   guint64 link_generation;
   gint64 last_renegotiation_ms; /* 0: none; in memory only */
-  gboolean fast_path_ready;
-  gint64 heartbeat_rtt_us; /* -1: no link */
+  gboolean fast_path_ready;     /* here, or on the owner (below) */
+  gint64 heartbeat_rtt_us;      /* -1: no link */
+  gchar *owner;                 /* another manager's owner record ("ID GEN"), or NULL */
 
   guint pending;   /* queue depth */
   guint delivered; /* delivered, unacked */
