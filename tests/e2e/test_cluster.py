@@ -92,7 +92,6 @@ class ClusterTests(th.HarnessTestCase):
     def wait_owner(self, session_id, instance, timeout=READY_TIMEOUT):
         def owned():
             v = self.owner(session_id)
-            v = v.decode() if isinstance(v, bytes) else v
             return v if v is not None and v.split(' ')[0] == instance else None
         return tf.wait_until(owned, timeout, 'session %s owned by %s' % (session_id, instance))
 
@@ -239,7 +238,7 @@ class ClusterTests(th.HarnessTestCase):
         t_kill = time.monotonic()
         self.d = b
         # The host moves to another manager, which becomes the owner.
-        moved = tf.wait_until(lambda: (lambda v: v if v and v.split(b' ')[0] in (b'm1', b'm2') else None)(
+        moved = tf.wait_until(lambda: (lambda v: v if v and v.split(' ')[0] in ('m1', 'm2') else None)(
             self.owner(sid)), 30.0 * SLOW, 'a new owner')
         took = time.monotonic() - t_kill
         n_at_move = len(accepted)
@@ -264,7 +263,7 @@ class ClusterTests(th.HarnessTestCase):
         tf.wait_until(lambda: not self.redis.call('SISMEMBER', 'beach:instances', 'm0'), 10.0 * SLOW,
                       'm0 forgotten')
         sys.stderr.write('\n  owner killed: new owner %s after %.1f s; %d accepted, %d applied, 0 lost, '
-                         '0 applied twice\n' % (moved.decode(), took, len(ids), len(applied)))
+                         '0 applied twice\n' % (moved, took, len(ids), len(applied)))
 
     def test_graceful_stop_releases_ownership(self):
         """SIGTERM: the owner record goes at once (not after its TTL) and the
@@ -278,7 +277,7 @@ class ClusterTests(th.HarnessTestCase):
         self.assertEqual(a.stop(timeout=10.0 * SLOW), 0)
         self.d = b
         v = self.owner(sid)
-        self.assertTrue(v is None or not v.startswith(b'm0 '), v)
+        self.assertTrue(v is None or not v.startswith('m0 '), v)
         # The host reconnects to b, which owns it now.
         self.wait_owner(sid, 'm1', timeout=30.0 * SLOW)
         lease = self.lease(sid, daemon=c)
