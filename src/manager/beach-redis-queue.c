@@ -66,6 +66,7 @@ struct _BeachRedisQueue {
   gchar *wake_prefix;   /* "PREFIX:wake:" */
   gchar *token;         /* our PUBLISH payload */
   gchar *instance_id;   /* named in in-flight records (nullable) */
+  gint64 started_ms;    /* records of ours older than this are a past run's */
   GHashTable *sessions; /* tag → RedisSession*, owned */
   gulong notify_id;
   gulong message_id;
@@ -1585,6 +1586,8 @@ recover_next (GTask *task)
     args_add_int (args, d->op->now_ms);
     g_ptr_array_add (args, wake_channel (self, private_beach_id, session_id));
     g_ptr_array_add (args, g_strdup (self->token));
+    g_ptr_array_add (args, g_strdup (self->instance_id != NULL ? self->instance_id : ""));
+    args_add_int (args, self->started_ms);
     for (guint i = 0; d->live != NULL && d->live[i] != NULL; i++)
       g_ptr_array_add (args, g_strdup (d->live[i]));
     queue_eval (self, d->op, beach_redis_script_recover, args, recover_key_done_cb, task);
@@ -1724,6 +1727,7 @@ beach_redis_queue_init (BeachRedisQueue *self)
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) redis_session_free);
   self->token = g_uuid_string_random ();
+  self->started_ms = now_wall_ms ();
 }
 
 /* PSUBSCRIBE patterns glob: the prefix must match only itself. */

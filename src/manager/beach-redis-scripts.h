@@ -162,12 +162,14 @@ static const gchar beach_redis_script_requeue[] = BEACH_REDIS_LUA_PRELUDE
   "return {flags, d, p}\n";
 
 /* KEYS actions, ids, dead (unused), inflight. ARGV now_ms, wake channel,
- * wake payload, then the ids of the live manager instances.
+ * wake payload, this manager's instance id, when it started (ms), then the
+ * ids of the live manager instances.
  * Recovery of dead managers' fast-path in-flight records (hash: action id
  * -> {"seq","sent_ms","enqueued_ms","expires_ms","instance","action"},
  * "action" last and written by us, so that its text is taken as is rather
  * than re-encoded): a record whose "instance" is live is left alone (its
- * manager still tracks the action); the others go back to the queue in seq
+ * manager still tracks the action), unless it is ours from before our start
+ * (a restart with the same instance id); the others go back to the queue in seq
  * order, like requeue (no cap, enqueued_ms kept, outstanding ids skipped,
  * expired ones settled), and their fields are deleted. A record without
  * "instance" (written before scale-out) belongs to no live manager. A
@@ -176,15 +178,17 @@ static const gchar beach_redis_script_requeue[] = BEACH_REDIS_LUA_PRELUDE
 static const gchar beach_redis_script_recover[] = BEACH_REDIS_LUA_PRELUDE
   "local key, ids, inflight = KEYS[1], KEYS[2], KEYS[4]\n"
   "local now = tonumber (ARGV[1])\n"
+  "local me, since = ARGV[4] or '', tonumber (ARGV[5] or '') or 0\n"
   "local live = {}\n"
-  "for i = 4, #ARGV do live[ARGV[i]] = true end\n"
+  "for i = 6, #ARGV do live[ARGV[i]] = true end\n"
   "local all = redis.call ('HGETALL', inflight)\n"
   "local recs, bad = {}, {}\n"
   "for i = 1, #all - 1, 2 do\n"
   "  local id, v = all[i], all[i + 1]\n"
   "  local ok, r = pcall (cjson.decode, v)\n"
   "  local at = string.find (v, '\"action\":', 1, true)\n"
-  "  if ok and type (r) == 'table' and type (r.instance) == 'string' and live[r.instance] then\n"
+  "  if ok and type (r) == 'table' and type (r.instance) == 'string' and live[r.instance]\n"
+  "     and not (r.instance == me and (tonumber (r.sent_ms) or 0) < since) then\n"
   "    -- a live manager's: not ours to take\n"
   "  elseif ok and type (r) == 'table' and tonumber (r.seq) and at then\n"
   "    recs[#recs + 1] = {id = id, seq = tonumber (r.seq),\n"

@@ -288,6 +288,34 @@ class ClusterTests(th.HarnessTestCase):
         tf.wait_until(lambda: not self.redis.call('SISMEMBER', 'beach:instances', 'm0'), 10.0 * SLOW,
                       'm0 forgotten')
 
+    def test_restart_same_instance_id_recovers_in_flight(self):
+        """A manager restarted with the same [cluster] instance_id takes back
+        to the queue the in-flight records its previous run left (the other
+        managers see it alive, so they do not)."""
+        sid = 'rs1'
+        a = self.managers[0]
+        token = self.register(sid, mode=None, daemon=a)
+        h = self.host(sid, token, [a], 'host-restart')
+        h.wait_line('LINK healthy', th.HEALTHY_TIMEOUT * SLOW)
+        self.wait_owner(sid, 'm0')
+        h.command('ack off')
+        lease = self.lease(sid, daemon=a)
+        ids = ['r%d' % i for i in range(5)]
+        status, body, _ = self.post_actions(sid, lease, ids, daemon=a)
+        self.assertEqual((status, body.get('transport')), (200, 'fast_path'), body)
+        h.wait_actions(5, SETTLE_TIMEOUT)
+        inflight = 'beach:{pb:%s}:inflight' % sid
+        tf.wait_until(lambda: self.redis.call('HLEN', inflight) == 5, 5.0, 'five in-flight records')
+        h.kill()
+        a.kill()
+        a.start()
+        a.wait_ready(READY_TIMEOUT)
+        tf.wait_until(lambda: self.redis.call('HLEN', inflight) == 0, 10.0 * SLOW,
+                      'the records taken back by the restarted m0')
+        self.assertEqual(self.redis.call('XLEN', 'beach:{pb:%s}:actions' % sid), 5)
+        p = self.pending(sid, token, daemon=self.managers[1])
+        self.assertEqual((p['pending'], p['transport']), (5, 'http_fallback'), p)
+
 
 if __name__ == '__main__':
     beachtest.main()
