@@ -6,6 +6,7 @@
  *   POLLING <0|1> <pending> <transport>
  *   TRANSPORT <transport>
  *   HANDSHAKE <id>
+ *   URL <url>                     the manager in use changed (a failover)
  *   ACTION <id>                   action-received (each one is "applied")
  *   REFRESHED
  *   STATS polls=N attempts=N opened=N pending=N transport=T link=H
@@ -20,7 +21,7 @@
  * primary or a new link is already on its way), `state N` (publishes a state diff with an N-byte payload), `refresh`,
  * `stats`, `stop` (graceful stop, then exit 0). EOF stops too.
  *
- * usage: harness-peer --url URL --session-id S --private-beach-id P
+ * usage: harness-peer --url URL[,URL...] --session-id S --private-beach-id P
  *          --token TOKEN [--journal PATH] [--no-ack] [--poll-wait-ms N]
  *          [--health-interval-ms N]
  *
@@ -95,6 +96,8 @@ on_notify (BeachHarness *h, GParamSpec *pspec, Peer *p)
     say ("TRANSPORT %s", beach_transport_to_string (beach_harness_get_transport (h)));
   else if (g_str_equal (name, "handshake-id"))
     say ("HANDSHAKE %s", beach_harness_get_handshake_id (h));
+  else if (g_str_equal (name, "url"))
+    say ("URL %s", beach_harness_get_url (h));
 }
 
 static void
@@ -230,7 +233,7 @@ main (int argc, char **argv)
   gint poll_wait_ms = 25000;
   gint health_interval_ms = 10000;
   const GOptionEntry entries[] = {
-    { "url", 0, 0, G_OPTION_ARG_STRING, &url, "manager URL", "URL" },
+    { "url", 0, 0, G_OPTION_ARG_STRING, &url, "manager URLs, comma-separated, in failover order", "URL[,URL...]" },
     { "session-id", 0, 0, G_OPTION_ARG_STRING, &session_id, "session id", "ID" },
     { "private-beach-id", 0, 0, G_OPTION_ARG_STRING, &beach_id, "private beach id", "ID" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &token, "operator or session token", "TOKEN" },
@@ -243,6 +246,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- a BeachHarness test peer");
   g_autoptr (GError) error = NULL;
   g_autoptr (GInputStream) in = NULL;
+  g_auto (GStrv) urls = NULL;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || url == NULL || session_id == NULL || beach_id == NULL || token == NULL) {
@@ -253,7 +257,10 @@ main (int argc, char **argv)
   p.ack = !no_ack;
   p.loop = g_main_loop_new (NULL, FALSE);
   p.held = g_ptr_array_new_with_free_func (g_object_unref);
-  p.harness = g_object_new (BEACH_TYPE_HARNESS, "url", url, "session-id", session_id, "private-beach-id", beach_id,
+  urls = g_strsplit (url, ",", -1);
+  /* beach_harness_new_for_urls() and the construct-only settings below: the
+   * "urls" property is what it sets. */
+  p.harness = g_object_new (BEACH_TYPE_HARNESS, "urls", urls, "session-id", session_id, "private-beach-id", beach_id,
                             "token", token, "journal-path", journal, "poll-wait-ms", (guint) poll_wait_ms,
                             "health-interval-ms", (guint) health_interval_ms,
                             "harness-type", BEACH_HARNESS_TYPE_TERMINAL_SHIM, NULL);

@@ -1,7 +1,7 @@
 /* beach-host.c: run a command in a pseudo-terminal, attached to a manager
  *
- *   beach-host --manager URL --session-id ID --private-beach-id P --token T \
- *       -- COMMAND [ARGS]
+ *   beach-host --manager URL[,URL…] [--manager URL…] --session-id ID \
+ *       --private-beach-id P --token T -- COMMAND [ARGS]
  *
  * All transport is BeachHarness's; this file only maps actions onto the
  * terminal, publishes the terminal's output as state, and logs the
@@ -27,7 +27,9 @@
 
 typedef struct {
   /* Options. */
-  gchar *manager;
+  gchar **managers; /* as given: repeated, each maybe a comma-separated list */
+  gchar **urls;     /* every manager URL, in order */
+  gchar *manager;   /* the list, for messages */
   gchar *session_id;
   gchar *beach_id;
   gchar *token;
@@ -255,6 +257,8 @@ on_notify (BeachHarness *harness, GParamSpec *pspec, Host *h)
     g_message ("manager transport: %s", beach_transport_to_string (beach_harness_get_transport (harness)));
   } else if (g_str_equal (name, "handshake-id")) {
     g_message ("handshake id %s", beach_harness_get_handshake_id (harness));
+  } else if (g_str_equal (name, "url")) {
+    g_message ("manager %s", beach_harness_get_url (harness));
   }
 }
 
@@ -352,7 +356,7 @@ on_started (GObject *source, GAsyncResult *result, gpointer user_data)
     g_main_loop_quit (h->loop);
     return;
   }
-  g_message ("attached to %s as session %s", h->manager, h->session_id);
+  g_message ("attached to %s as session %s", beach_harness_get_url (h->harness), h->session_id);
   h->terminal = beach_terminal_new ((guint) h->rows, (guint) h->cols, (guint) h->scrollback);
   g_signal_connect (h->terminal, "output", G_CALLBACK (on_output), h);
   g_signal_connect (h->terminal, "exited", G_CALLBACK (on_exited), h);
@@ -366,22 +370,49 @@ on_started (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* -- arguments */
 
+/* Every --manager, each split at commas, in order: the harness's failover
+ * list. */
+static gboolean
+parse_managers (Host *h, GError **error)
+{
+  g_autoptr (GStrvBuilder) urls = g_strv_builder_new ();
+
+  for (guint i = 0; h->managers[i] != NULL; i++) {
+    g_auto (GStrv) parts = g_strsplit (h->managers[i], ",", -1);
+    guint n = g_strv_length (parts);
+
+    /* "" splits into nothing: one empty URL. */
+    for (guint j = 0; j < MAX (n, 1); j++) {
+      const gchar *url = j < n ? g_strstrip (parts[j]) : "";
+      g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+      if (*url == '\0') {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _ ("--manager: an empty URL in “%s”"),
+                     h->managers[i]);
+        return FALSE;
+      }
+      if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 && g_strcmp0 (g_uri_get_scheme (uri), "https") != 0)) {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _ ("--manager: not an http(s) URL: %s"), url);
+        return FALSE;
+      }
+      g_strv_builder_add (urls, url);
+    }
+  }
+  h->urls = g_strv_builder_end (urls);
+  h->manager = g_strjoinv (", ", h->urls);
+  return TRUE;
+}
+
 static gboolean
 check_options (Host *h, GError **error)
 {
-  g_autoptr (GUri) uri = NULL;
-
-  if (h->manager == NULL || h->session_id == NULL || h->beach_id == NULL || h->token == NULL) {
+  if (h->managers == NULL || h->session_id == NULL || h->beach_id == NULL || h->token == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                  _ ("--manager, --session-id, --private-beach-id and --token are required"));
     return FALSE;
   }
-  uri = g_uri_parse (h->manager, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL || (g_strcmp0 (g_uri_get_scheme (uri), "http") != 0 && g_strcmp0 (g_uri_get_scheme (uri), "https") != 0)) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _ ("--manager: not an http(s) URL: %s"),
-                 h->manager);
+  if (!parse_managers (h, error))
     return FALSE;
-  }
   if (!beach_session_id_is_valid (h->session_id) || !beach_session_id_is_valid (h->beach_id)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  _ ("--session-id and --private-beach-id take 1 to 128 of A-Z a-z 0-9 . _ ~ -"));
@@ -411,6 +442,8 @@ host_clear (Host *h)
   g_clear_object (&h->harness);
   g_clear_object (&h->connecting);
   g_clear_pointer (&h->loop, g_main_loop_unref);
+  g_clear_pointer (&h->managers, g_strfreev);
+  g_clear_pointer (&h->urls, g_strfreev);
   g_clear_pointer (&h->manager, g_free);
   g_clear_pointer (&h->session_id, g_free);
   g_clear_pointer (&h->beach_id, g_free);
@@ -426,7 +459,9 @@ main (int argc, char **argv)
   Host h = { 0 };
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
-    { "manager", 'm', 0, G_OPTION_ARG_STRING, &h.manager, N_ ("The manager's URL"), N_ ("URL") },
+    { "manager", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &h.managers,
+      N_ ("A manager's URL; repeat it or separate URLs with commas to fail over between managers"),
+      N_ ("URL") },
     { "session-id", 's', 0, G_OPTION_ARG_STRING, &h.session_id, N_ ("The session this host serves"), N_ ("ID") },
     { "private-beach-id", 'p', 0, G_OPTION_ARG_STRING, &h.beach_id, N_ ("The session's private beach"), N_ ("ID") },
     { "token", 't', 0, G_OPTION_ARG_STRING, &h.token, N_ ("An operator token, or the session's own token"),
@@ -489,7 +524,7 @@ main (int argc, char **argv)
                                                    h.beach_id, h.session_id);
 
   h.loop = g_main_loop_new (NULL, FALSE);
-  h.harness = g_object_new (BEACH_TYPE_HARNESS, "url", h.manager, "session-id", h.session_id, "private-beach-id",
+  h.harness = g_object_new (BEACH_TYPE_HARNESS, "urls", h.urls, "session-id", h.session_id, "private-beach-id",
                             h.beach_id, "token", h.token, "harness-type", BEACH_HARNESS_TYPE_TERMINAL_SHIM,
                             "capabilities", capabilities, "version", "beach-host/" BEACH_VERSION, "journal-path",
                             journal, "local-addresses", h.local_addresses, NULL);

@@ -28,7 +28,9 @@ typedef struct {
   gpointer user_data;
   GDestroyNotify destroy;
   SoupMessage *msg;
-  gchar *what; /* "GET /path", for messages */
+  gchar *what;         /* "GET /path", for messages */
+  guint generation;    /* the harness's url_generation when sent */
+  gboolean may_rotate; /* it went to the URL in use */
 } Request;
 
 static void
@@ -45,12 +47,15 @@ request_free (Request *req)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, request_free)
 
 /* The manager's error envelope, {error, message, error_code?}, as a GError
- * of the BEACH_ERROR domain; anything else as BEACH_ERROR_FAILED. */
+ * of the BEACH_ERROR domain; anything else as BEACH_ERROR_FAILED. A 502, 503
+ * or 504 is BEACH_ERROR_UNAVAILABLE whatever the body says: a gateway or an
+ * instance that cannot serve (see _beach_harness_error_moves_on()). */
 static GError *
 error_from_reply (Request *req, guint status, GBytes *body)
 {
   g_autoptr (JsonNode) node = NULL;
   const gchar *kind = NULL, *message = NULL, *code = NULL;
+  gboolean unavailable = status == 502 || status == 503 || status == 504;
   JsonObject *obj;
 
   if (body != NULL)
@@ -59,11 +64,37 @@ error_from_reply (Request *req, guint status, GBytes *body)
   if (obj != NULL && beach_json_get_string (obj, "error", "error", TRUE, 64, &kind, NULL)) {
     beach_json_get_string (obj, "message", "message", FALSE, 4096, &message, NULL);
     beach_json_get_string (obj, "error_code", "error_code", FALSE, 64, &code, NULL);
-    return g_error_new (BEACH_ERROR, beach_error_from_kind (kind, code), "%s: HTTP %u %s: %s", req->what,
-                        status, kind, message != NULL ? message : "");
+    return g_error_new (BEACH_ERROR, unavailable ? BEACH_ERROR_UNAVAILABLE : beach_error_from_kind (kind, code),
+                        "%s: HTTP %u %s: %s", req->what, status, kind, message != NULL ? message : "");
   }
-  return g_error_new (BEACH_ERROR, status == 503 ? BEACH_ERROR_UNAVAILABLE : BEACH_ERROR_FAILED,
-                      "%s: HTTP %u %s", req->what, status, soup_status_get_phrase (status));
+  return g_error_new (BEACH_ERROR, unavailable ? BEACH_ERROR_UNAVAILABLE : BEACH_ERROR_FAILED, "%s: HTTP %u %s",
+                      req->what, status, soup_status_get_phrase (status));
+}
+
+/* A request failed so that another manager may do better: it could not be
+ * reached, the connection broke, or it (or a gateway in front of it)
+ * answered 502, 503 or 504. Cancellation is ours, not the manager's; a 4xx
+ * is its real answer. */
+gboolean
+_beach_harness_error_moves_on (const GError *error)
+{
+  if (error->domain == G_RESOLVER_ERROR || g_error_matches (error, BEACH_ERROR, BEACH_ERROR_UNAVAILABLE))
+    return TRUE;
+  if (error->domain != G_IO_ERROR)
+    return FALSE;
+  switch (error->code) {
+    case G_IO_ERROR_CONNECTION_REFUSED:
+    case G_IO_ERROR_HOST_NOT_FOUND:
+    case G_IO_ERROR_HOST_UNREACHABLE:
+    case G_IO_ERROR_NETWORK_UNREACHABLE:
+    case G_IO_ERROR_TIMED_OUT:
+    case G_IO_ERROR_CONNECTION_CLOSED: /* also G_IO_ERROR_BROKEN_PIPE */
+    case G_IO_ERROR_NOT_CONNECTED:
+    case G_IO_ERROR_PARTIAL_INPUT: /* libsoup: "Connection terminated unexpectedly" */
+      return TRUE;
+    default:
+      return FALSE;
+  }
 }
 
 static void
@@ -80,6 +111,8 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (body == NULL) {
     g_prefix_error (&error, "%s: ", req->what);
+    if (req->may_rotate && _beach_harness_error_moves_on (error))
+      _beach_harness_failover (self, req->generation, error->message);
     req->callback (self, NULL, error, req->user_data);
     return;
   }
@@ -87,6 +120,8 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (status < 200 || status >= 300) {
     g_autoptr (GError) http_error = error_from_reply (req, status, body);
 
+    if (req->may_rotate && _beach_harness_error_moves_on (http_error))
+      _beach_harness_failover (self, req->generation, http_error->message);
     req->callback (self, NULL, http_error, req->user_data);
     return;
   }
@@ -106,8 +141,9 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer user_data)
   req->callback (self, node, NULL, req->user_data);
 }
 
-/* Sends one JSON request to the manager. The callback runs on the harness's
- * context with the parsed reply or an error, unless the harness is gone. */
+/* Sends one JSON request to the manager in use. The callback runs on the
+ * harness's context with the parsed reply or an error, unless the harness is
+ * gone. */
 void
 _beach_harness_http_request (BeachHarness *self,
                              const gchar *method,
@@ -119,7 +155,27 @@ _beach_harness_http_request (BeachHarness *self,
                              gpointer user_data,
                              GDestroyNotify destroy)
 {
-  g_autofree gchar *uri = g_strconcat (self->url, path, NULL);
+  _beach_harness_http_request_to (self, NULL, method, path, bearer, body, cancellable, callback, user_data, destroy);
+}
+
+/* The same to one manager (base_url; NULL: the one in use), for what must
+ * stay on one instance, such as a link's signalling. A transport failure
+ * moves the harness to the next manager only when base_url is still the one
+ * in use. */
+void
+_beach_harness_http_request_to (BeachHarness *self,
+                                const gchar *base_url,
+                                const gchar *method,
+                                const gchar *path,
+                                const gchar *bearer,
+                                JsonNode *body,
+                                GCancellable *cancellable,
+                                BeachHarnessReply callback,
+                                gpointer user_data,
+                                GDestroyNotify destroy)
+{
+  const gchar *base = base_url != NULL ? base_url : self->url;
+  g_autofree gchar *uri = g_strconcat (base != NULL ? base : "", path, NULL);
   g_autofree gchar *auth = g_strdup_printf ("Bearer %s", bearer);
   g_autoptr (GError) error = NULL;
   Request *req;
@@ -130,6 +186,8 @@ _beach_harness_http_request (BeachHarness *self,
   req->user_data = user_data;
   req->destroy = destroy;
   req->what = g_strdup_printf ("%s %s", method, path);
+  req->generation = self->url_generation;
+  req->may_rotate = g_strcmp0 (base, self->url) == 0;
   req->msg = soup_message_new (method, uri);
   if (req->msg == NULL) {
     g_autoptr (Request) owned = req;

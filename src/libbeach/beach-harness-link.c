@@ -25,6 +25,7 @@
 typedef struct {
   gchar *link_id;             /* from the answer */
   gchar *handshake_id;        /* offered under */
+  gchar *url;                 /* the manager it is signalled through */
   BeachTransportHints *hints; /* offered with */
   GPtrArray *early;           /* candidates gathered before the answer */
   gint64 opened_us;
@@ -38,6 +39,7 @@ link_info_free (LinkInfo *info)
 {
   g_free (info->link_id);
   g_free (info->handshake_id);
+  g_free (info->url);
   g_clear_object (&info->hints);
   g_ptr_array_unref (info->early);
   g_free (info);
@@ -294,8 +296,8 @@ post_candidate (BeachHarness *self, LinkInfo *info, const gchar *candidate, guin
   json_builder_add_string_value (b, info->link_id);
   json_builder_end_object (b);
   body = json_builder_get_root (b);
-  _beach_harness_http_request (self, "POST", beach_transport_hints_get_ice_path (info->hints), self->session_token,
-                               body, NULL, on_ice_reply, NULL, NULL);
+  _beach_harness_http_request_to (self, info->url, "POST", beach_transport_hints_get_ice_path (info->hints),
+                                  self->session_token, body, NULL, on_ice_reply, NULL, NULL);
 }
 
 static void
@@ -383,8 +385,8 @@ on_offer (GObject *source, GAsyncResult *result, gpointer user_data)
   }
   json_builder_end_object (b);
   body = json_builder_get_root (b);
-  _beach_harness_http_request (self, "POST", beach_transport_hints_get_offer_path (info->hints),
-                               self->session_token, body, NULL, on_answer, g_object_ref (link), g_object_unref);
+  _beach_harness_http_request_to (self, info->url, "POST", beach_transport_hints_get_offer_path (info->hints),
+                                  self->session_token, body, NULL, on_answer, g_object_ref (link), g_object_unref);
 }
 
 /* Offers a new link: the primary when there is none, else the candidate. */
@@ -408,6 +410,9 @@ open_link (BeachHarness *self)
     g_object_set (link, "local-addresses", self->local_addresses, NULL);
   info = g_new0 (LinkInfo, 1);
   info->handshake_id = g_strdup (self->handshake_id);
+  /* The manager that answers the offer holds the link: its candidates go
+   * there too, whatever a failover does meanwhile. */
+  info->url = g_strdup (self->url);
   info->hints = g_object_ref (self->hints);
   info->early = g_ptr_array_new_with_free_func (g_free);
   info->opened_us = g_get_monotonic_time ();
@@ -421,8 +426,8 @@ open_link (BeachHarness *self)
     self->candidate = link;
   self->link_attempts++;
   g_object_notify (G_OBJECT (self), "link-attempts");
-  g_debug ("session %s: offering a %s link (attempt %u, handshake %s)", self->session_id,
-           link == self->primary ? "primary" : "candidate", self->link_attempts, self->handshake_id);
+  g_debug ("session %s: offering a %s link to %s (attempt %u, handshake %s)", self->session_id,
+           link == self->primary ? "primary" : "candidate", info->url, self->link_attempts, self->handshake_id);
   update_health (self);
   beach_fast_path_link_create_offer_async (link, self->cancellable, on_offer, g_object_ref (self));
 }

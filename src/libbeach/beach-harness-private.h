@@ -24,7 +24,12 @@ struct _BeachHarness {
   GObject parent_instance;
 
   /* Construct-time settings. */
-  gchar *url; /* no trailing slash */
+  gchar *url_setting; /* the url property as set */
+  gchar **urls;       /* the managers, validated, no trailing slash */
+  GError *urls_error; /* why urls cannot serve (start fails with it) */
+  const gchar *url;   /* urls[url_index]: where requests go */
+  guint url_index;
+  guint url_generation; /* bumped at each failover */
   gchar *token;
   gchar *session_id;
   gchar *private_beach_id;
@@ -111,6 +116,10 @@ gint64 _beach_harness_jitter_ms (BeachHarness *self,
                                  guint min_ms,
                                  guint max_ms);
 
+void _beach_harness_failover (BeachHarness *self,
+                              guint generation,
+                              const gchar *reason);
+
 /* beach-harness-http.c */
 typedef void (*BeachHarnessReply) (BeachHarness *self,
                                    JsonNode *reply,
@@ -125,6 +134,17 @@ void _beach_harness_http_request (BeachHarness *self,
                                   BeachHarnessReply callback,
                                   gpointer user_data,
                                   GDestroyNotify destroy);
+gboolean _beach_harness_error_moves_on (const GError *error);
+void _beach_harness_http_request_to (BeachHarness *self,
+                                     const gchar *base_url,
+                                     const gchar *method,
+                                     const gchar *path,
+                                     const gchar *bearer,
+                                     JsonNode *body,
+                                     GCancellable *cancellable,
+                                     BeachHarnessReply callback,
+                                     gpointer user_data,
+                                     GDestroyNotify destroy);
 void _beach_harness_poller_start (BeachHarness *self);
 void _beach_harness_poller_stop (BeachHarness *self);
 void _beach_harness_poller_kick (BeachHarness *self);

@@ -36,6 +36,11 @@
  * is healthy and over HTTP otherwise. A 404 on the harness's own session is
  * terminal: #BeachHarness::terminated is emitted and the harness stops.
  *
+ * A harness may be given several managers sharing one Redis
+ * (beach_harness_new_for_urls()): it moves to the next one, round-robin,
+ * when the one in use fails at the transport or answers 502, 503 or 504,
+ * never on a 4xx answer (#BeachHarness:urls).
+ *
  * All signals and callbacks run on the thread-default main context of the
  * thread that created the harness.
  */
@@ -46,6 +51,7 @@
 enum {
   PROP_0,
   PROP_URL,
+  PROP_URLS,
   PROP_SESSION_ID,
   PROP_PRIVATE_BEACH_ID,
   PROP_TOKEN,
@@ -150,6 +156,77 @@ set_string (BeachHarness *self, gchar **field, const gchar *value, GParamSpec *p
   g_free (*field);
   *field = g_strdup (value);
   g_object_notify_by_pspec (G_OBJECT (self), pspec);
+}
+
+/* -- managers */
+
+/* A request to the manager in use (as of generation) failed at the
+ * transport: the following requests go to the next manager, round-robin.
+ * Requests that were in flight with it and fail too find the generation
+ * moved on and change nothing. */
+void
+_beach_harness_failover (BeachHarness *self, guint generation, const gchar *reason)
+{
+  guint n = self->urls != NULL ? g_strv_length (self->urls) : 0;
+  const gchar *from = self->url;
+
+  /* While stopping too: the last acks may still find a manager. */
+  if (n < 2 || generation != self->url_generation || self->terminated)
+    return;
+  self->url_index = (self->url_index + 1) % n;
+  self->url = self->urls[self->url_index];
+  self->url_generation++;
+  _beach_harness_warn (self, "failover", "manager %s failed (%s): moving to %s", from, reason, self->url);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_URL]);
+}
+
+/* A manager's base URL without its trailing slashes, or NULL and why. */
+static gchar *
+normalize_url (const gchar *url, GError **error)
+{
+  g_autofree gchar *trimmed = g_strdup (url);
+  g_autoptr (GUri) uri = NULL;
+  const gchar *scheme;
+
+  while (g_str_has_suffix (trimmed, "/"))
+    trimmed[strlen (trimmed) - 1] = '\0';
+  uri = g_uri_parse (trimmed, G_URI_FLAGS_NONE, NULL);
+  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  if (uri == NULL || (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0) || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' || g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL) {
+    g_set_error (error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "Not a manager URL (http or https, a host, no query): “%s”", url);
+    return NULL;
+  }
+  return g_steal_pointer (&trimmed);
+}
+
+/* The list of managers from the url and urls properties. A list that cannot
+ * serve is kept as urls_error, which beach_harness_start_async() returns. */
+static void
+setup_urls (BeachHarness *self, gchar **urls)
+{
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  gchar *single[] = { self->url_setting, NULL };
+
+  if (self->url_setting != NULL && urls != NULL) {
+    g_set_error (&error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD,
+                 "Set either “url” or “urls” on a harness, not both");
+  } else if (self->url_setting != NULL) {
+    urls = single;
+  } else if (urls == NULL || urls[0] == NULL) {
+    g_set_error (&error, BEACH_ERROR, BEACH_ERROR_INVALID_FIELD, "No manager URL: set “url” or “urls”");
+  }
+  for (guint i = 0; urls != NULL && urls[i] != NULL; i++) {
+    gchar *url = error == NULL ? normalize_url (urls[i], &error) : NULL;
+
+    g_ptr_array_add (list, url != NULL ? url : g_strdup (urls[i]));
+  }
+  g_ptr_array_add (list, NULL);
+  self->urls = (gchar **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+  self->url_index = 0;
+  self->url = self->urls[0];
+  self->urls_error = g_steal_pointer (&error);
 }
 
 /* -- status */
@@ -495,15 +572,32 @@ registration_body (BeachHarness *self)
   return json_builder_get_root (b);
 }
 
+/* One (re-)registration: how many managers it tried, and the URL
+ * generation its last request went out under. */
+typedef struct {
+  guint tried;
+  guint generation;
+} RegisterAttempt;
+
+static void do_register (BeachHarness *self, GTask *task);
+
 static void
 on_registered (BeachHarness *self, JsonNode *reply, const GError *error, gpointer user_data)
 {
   GTask *task = user_data;
+  RegisterAttempt *attempt = g_task_get_task_data (task);
   g_autoptr (GError) local_error = NULL;
   gboolean first = !self->started;
 
   if (reply == NULL) {
-    g_task_return_error (task, g_error_copy (error));
+    /* The manager failed at the transport and the harness moved on: a
+     * registration tries each manager once before it fails. */
+    if (_beach_harness_error_moves_on (error) && attempt->generation != self->url_generation && attempt->tried < g_strv_length (self->urls) && !g_task_return_error_if_cancelled (task)) {
+      do_register (self, g_object_ref (task));
+      return;
+    }
+    if (!g_task_had_error (task))
+      g_task_return_error (task, g_error_copy (error));
     return;
   }
   if (!parse_registration (self, reply, &local_error)) {
@@ -534,6 +628,14 @@ do_register (BeachHarness *self, GTask *task)
 {
   g_autoptr (JsonNode) body = registration_body (self);
   const gchar *bearer = self->session_token != NULL ? self->session_token : self->token;
+  RegisterAttempt *attempt = g_task_get_task_data (task);
+
+  if (attempt == NULL) {
+    attempt = g_new0 (RegisterAttempt, 1);
+    g_task_set_task_data (task, attempt, g_free);
+  }
+  attempt->tried++;
+  attempt->generation = self->url_generation;
 
   _beach_harness_http_request (self, "POST", "/sessions/register", bearer, body, g_task_get_cancellable (task),
                                on_registered, task,
@@ -552,6 +654,11 @@ do_register (BeachHarness *self, GTask *task)
  * token) to read the transport hints, then starts the poller and, when the
  * hints offer one, the fast path. The link connects in the background:
  * watch #BeachHarness:link-health.
+ *
+ * With several managers (#BeachHarness:urls), a manager that cannot be
+ * reached is skipped: each one is tried once, in order, before the start
+ * fails. It fails with %BEACH_ERROR_INVALID_FIELD, naming the URL, when a
+ * manager URL is not an http or https URL, or when there is none.
  */
 void
 beach_harness_start_async (BeachHarness *self,
@@ -568,6 +675,10 @@ beach_harness_start_async (BeachHarness *self,
   g_task_set_source_tag (task, beach_harness_start_async);
   if (self->started || self->stopping || self->terminated) {
     g_task_return_new_error (task, BEACH_ERROR, BEACH_ERROR_CONFLICT, "The harness was started already");
+    return;
+  }
+  if (self->urls_error != NULL) {
+    g_task_return_error (task, g_error_copy (self->urls_error));
     return;
   }
   if (!beach_session_id_is_valid (self->session_id) || !beach_session_id_is_valid (self->private_beach_id)) {
@@ -733,6 +844,8 @@ beach_harness_stop_finish (BeachHarness *self, GAsyncResult *result, GError **er
  * @token: an operator token (the harness registers the session) or the
  *   session's own token (it re-registers for the hints)
  *
+ * One manager: a list of one (#BeachHarness:urls).
+ *
  * Returns: (transfer full): a new harness; start it with
  *   beach_harness_start_async()
  */
@@ -745,6 +858,39 @@ beach_harness_new (const gchar *url, const gchar *session_id, const gchar *priva
   g_return_val_if_fail (token != NULL, NULL);
 
   return g_object_new (BEACH_TYPE_HARNESS, "url", url, "session-id", session_id, "private-beach-id",
+                       private_beach_id, "token", token, NULL);
+}
+
+/**
+ * beach_harness_new_for_urls:
+ * @urls: (array zero-terminated=1): the managers' base URLs, tried in order,
+ *   such as `http://10.0.0.1:8080`
+ * @session_id: the session this harness serves
+ * @private_beach_id: the session's private beach
+ * @token: an operator token (the harness registers the session) or the
+ *   session's own token (it re-registers for the hints)
+ *
+ * Like beach_harness_new(), with a list of managers that share one Redis
+ * (#BeachHarness:urls): the harness uses the first, and moves to the next
+ * one when a request fails at the transport.
+ *
+ * Returns: (transfer full): a new harness; start it with
+ *   beach_harness_start_async()
+ *
+ * Since: 0.2
+ */
+BeachHarness *
+beach_harness_new_for_urls (const gchar *const *urls,
+                            const gchar *session_id,
+                            const gchar *private_beach_id,
+                            const gchar *token)
+{
+  g_return_val_if_fail (urls != NULL, NULL);
+  g_return_val_if_fail (session_id != NULL, NULL);
+  g_return_val_if_fail (private_beach_id != NULL, NULL);
+  g_return_val_if_fail (token != NULL, NULL);
+
+  return g_object_new (BEACH_TYPE_HARNESS, "urls", urls, "session-id", session_id, "private-beach-id",
                        private_beach_id, "token", token, NULL);
 }
 
@@ -761,9 +907,30 @@ beach_harness_new (const gchar *url, const gchar *session_id, const gchar *priva
  * beach_harness_get_url:
  * @self: a #BeachHarness
  *
- * Returns: the manager's base URL
+ * The manager requests go to now: the first of #BeachHarness:urls until a
+ * failover moves the harness on (#BeachHarness:url is notified then).
+ *
+ * Returns: (nullable): the base URL of the manager in use, without a
+ *   trailing slash; %NULL when no URL was given
  */
 GETTER (const gchar *, url, url, NULL)
+
+/**
+ * beach_harness_get_urls:
+ * @self: a #BeachHarness
+ *
+ * Returns: (transfer none) (array zero-terminated=1): every manager's base
+ *   URL, in failover order, without trailing slashes
+ *
+ * Since: 0.2
+ */
+const gchar *const *
+beach_harness_get_urls (BeachHarness *self)
+{
+  g_return_val_if_fail (BEACH_IS_HARNESS (self), NULL);
+  return (const gchar *const *) self->urls;
+}
+
 /**
  * beach_harness_get_session_id:
  * @self: a #BeachHarness
@@ -885,17 +1052,12 @@ static void
 beach_harness_constructed (GObject *object)
 {
   BeachHarness *self = BEACH_HARNESS (object);
-  g_autofree gchar *trimmed = NULL;
+  /* Until here urls holds the property as set. */
+  g_auto (GStrv) urls = g_steal_pointer (&self->urls);
 
   G_OBJECT_CLASS (beach_harness_parent_class)->constructed (object);
 
-  if (self->url != NULL) {
-    trimmed = g_strdup (self->url);
-    while (g_str_has_suffix (trimmed, "/"))
-      trimmed[strlen (trimmed) - 1] = '\0';
-    g_free (self->url);
-    self->url = g_steal_pointer (&trimmed);
-  }
+  setup_urls (self, urls);
   self->window = beach_applied_window_new (self->window_size);
   self->http = soup_session_new_with_options ("proxy-resolver", NULL, "timeout",
                                               self->poll_wait_ms / 1000 + HTTP_TIMEOUT_MARGIN_S, "user-agent",
@@ -922,7 +1084,9 @@ beach_harness_finalize (GObject *object)
 {
   BeachHarness *self = BEACH_HARNESS (object);
 
-  g_free (self->url);
+  g_free (self->url_setting);
+  g_strfreev (self->urls);
+  g_clear_error (&self->urls_error);
   g_free (self->token);
   g_free (self->session_id);
   g_free (self->private_beach_id);
@@ -956,6 +1120,9 @@ beach_harness_get_property (GObject *object, guint prop_id, GValue *value, GPara
   switch (prop_id) {
     case PROP_URL:
       g_value_set_string (value, self->url);
+      break;
+    case PROP_URLS:
+      g_value_set_boxed (value, self->urls);
       break;
     case PROP_SESSION_ID:
       g_value_set_string (value, self->session_id);
@@ -1044,8 +1211,12 @@ beach_harness_set_property (GObject *object, guint prop_id, const GValue *value,
 
   switch (prop_id) {
     case PROP_URL:
-      g_free (self->url);
-      self->url = g_value_dup_string (value);
+      g_free (self->url_setting);
+      self->url_setting = g_value_dup_string (value);
+      break;
+    case PROP_URLS:
+      g_strfreev (self->urls);
+      self->urls = g_value_dup_boxed (value);
       break;
     case PROP_SESSION_ID:
       g_free (self->session_id);
@@ -1116,9 +1287,28 @@ beach_harness_class_init (BeachHarnessClass *klass)
   /**
    * BeachHarness:url:
    *
-   * The manager's base URL.
+   * The manager's base URL. Set at construction, it is a list of one
+   * (#BeachHarness:urls); read, it is the manager in use, and it is
+   * notified when a failover changes it. Set this or #BeachHarness:urls,
+   * not both: a harness given both fails to start.
    */
   props[PROP_URL] = g_param_spec_string ("url", NULL, NULL, NULL, construct);
+  /**
+   * BeachHarness:urls:
+   *
+   * The base URLs of several managers that share one Redis (or one URL
+   * behind a load balancer), each an http or https URL; trailing slashes are
+   * dropped. The harness uses the first. When a request to the manager in
+   * use fails at the transport (refused, unreachable, timed out, the
+   * connection broken, a name that does not resolve) or is answered 502, 503
+   * or 504, the following requests go to the next one, round-robin, on the
+   * harness's usual retry schedule; a 4xx answer never moves it. A fast-path
+   * link is signalled (offer, candidates) entirely through the manager in
+   * use when it was offered.
+   *
+   * Since: 0.2
+   */
+  props[PROP_URLS] = g_param_spec_boxed ("urls", NULL, NULL, G_TYPE_STRV, construct);
   /**
    * BeachHarness:session-id:
    *

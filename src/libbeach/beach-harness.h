@@ -32,6 +32,10 @@ BeachHarness *beach_harness_new (const gchar *url,
                                  const gchar *session_id,
                                  const gchar *private_beach_id,
                                  const gchar *token);
+BeachHarness *beach_harness_new_for_urls (const gchar *const *urls,
+                                          const gchar *session_id,
+                                          const gchar *private_beach_id,
+                                          const gchar *token);
 
 void beach_harness_start_async (BeachHarness *self,
                                 GCancellable *cancellable,
@@ -69,6 +73,7 @@ gboolean beach_harness_publish_health (BeachHarness *self,
                                        GError **error);
 
 const gchar *beach_harness_get_url (BeachHarness *self);
+const gchar *const *beach_harness_get_urls (BeachHarness *self);
 const gchar *beach_harness_get_session_id (BeachHarness *self);
 const gchar *beach_harness_get_private_beach_id (BeachHarness *self);
 const gchar *beach_harness_get_session_token (BeachHarness *self);

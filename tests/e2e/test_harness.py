@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end tests of BeachHarness (libbeach) against the real daemon,
 driven through build/tests/harness-peer: a harness that reports on stdout
-(STARTED, LINK, POLLING, TRANSPORT, HANDSHAKE, ACTION, STATS lines) and
+(STARTED, LINK, POLLING, TRANSPORT, HANDSHAKE, URL, ACTION, STATS lines) and
 takes commands on stdin (`ack on|off|held`, `freeze`, `drop`, `refresh`,
 `stats`, `stop`). Every ACTION line is one application of an action, so a
 double apply shows as a repeated id.
@@ -17,6 +17,8 @@ The contract: WIRE.md "Fast path", "Routing" and the seed's poll gating
 
 import collections
 import os
+import secrets
+import socket
 import sys
 import tempfile
 import threading
@@ -28,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import beachtest  # noqa: E402
 import test_fastpath as tf  # noqa: E402  (a module: its tests are not collected here)
 from beachtest import metric_value, parse_metrics  # noqa: E402
+from redisfixture import REDIS_SERVER, RedisServer  # noqa: E402
 
 PEER = os.environ.get('BEACH_HARNESS_PEER') or os.path.join(
     beachtest.SOURCE_ROOT, 'build', 'tests', 'harness-peer')
@@ -37,14 +40,29 @@ HEALTHY_TIMEOUT = 20.0     # the first webrtcbin use may build the registry
 POLL_ROUTE = '/sessions/:id/actions/poll'
 
 
+def url_of(daemon):
+    return 'http://%s:%d' % (daemon.host, daemon.port)
+
+
+def dead_url():
+    """A loopback URL nothing listens on (the port was free a moment ago)."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return 'http://127.0.0.1:%d' % port
+
+
 class Harness(beachtest.PeerProcess):
     """One harness-peer process."""
 
     def __init__(self, daemon, session_id, token, pb='pb', journal=None, no_ack=False,
-                 health_interval_ms=None, name='harness'):
+                 health_interval_ms=None, name='harness', urls=None):
+        """urls: the managers in failover order, instead of daemon's URL."""
         if not os.access(PEER, os.X_OK):
             raise RuntimeError('harness-peer not found at %s (set BEACH_HARNESS_PEER)' % PEER)
-        argv = [PEER, '--url', 'http://%s:%d' % (daemon.host, daemon.port),
+        url = ','.join(urls) if urls else url_of(daemon)
+        argv = [PEER, '--url', url,
                 '--session-id', session_id, '--private-beach-id', pb, '--token', token]
         if journal:
             argv += ['--journal', journal]
@@ -362,6 +380,119 @@ class LifecycleTests(HarnessTestCase):
                       'fast_path_ready false within 1 s of the stop')
         print('\n  link closed %.3f s after stop' % (time.monotonic() - t0), file=sys.stderr)
         self.assertEqual(self.session('t2')['transport_reason'], 'channel_closed')
+
+
+@unittest.skipIf(REDIS_SERVER is None, 'redis-server is not installed: failover tests skipped')
+class FailoverTests(HarnessTestCase):
+    """Two managers on one Redis; the harness is given both (issue #14)."""
+
+    START = False
+    FAILOVER_TIMEOUT = 20.0   # a broken poll, then the poll gate's backoff
+
+    def setUp(self):
+        super().setUp()
+        self.op = secrets.token_hex(16)
+        self.redis = RedisServer()
+        self.addCleanup(self.redis.cleanup)
+        self.redis.start()
+
+    def failure_logs(self):
+        redis = getattr(self, 'redis', None)
+        return super().failure_logs() + ([('redis log tail', redis.log_tail())] if redis else [])
+
+    def manager(self, name):
+        d = self.start_daemon(operator_token=self.op, name=name,
+                              args=['--queue', 'redis', '--redis-url', self.redis.url])
+        d.wait_ready(15.0)
+        return d
+
+    def failover_harness(self, session_id, token, urls, **kw):
+        h = Harness(None, session_id, token, urls=urls, name=kw.pop('name', session_id), **kw)
+        self._peers.append(h)
+        self._closers.append(h.stop)
+        return h
+
+    def wait_settled(self, d, session_id, token, timeout=20.0):
+        def done():
+            p = self.pending(session_id, token, daemon=d)
+            return p if p['pending'] == 0 and p['in_flight'] == 0 else None
+        return tf.wait_until(done, timeout, '%s: pending and in_flight 0 on %s' % (session_id, d.name))
+
+    def assert_failover_logged(self, h, dead, to):
+        """One URL line (the harness moved once) and the rate-limited warning
+        with the reason."""
+        h.expect(lambda l: l == 'URL ' + to, self.FAILOVER_TIMEOUT, start=0, what='URL ' + to)
+        self.assertEqual([l for l in h.tail(10000) if l.startswith('URL ')], ['URL ' + to])
+        tf.wait_until(lambda: 'manager %s failed (' % dead in h.stderr_text(), 5.0,
+                      'the failover warning in the harness log')
+        warning = [l for l in h.stderr_text().splitlines() if 'manager %s failed (' % dead in l]
+        self.assertEqual(len(warning), 1, warning)
+        self.assertIn('moving to ' + to, warning[0])
+        print('\n  %s' % warning[0].split('session ', 1)[-1], file=sys.stderr)
+
+    # The harness attaches through manager A (the first URL) and its link
+    # comes up there; actions go through A, the last ones applied with
+    # their acks held. A is SIGKILLed: the harness moves to B (one URL line,
+    # one warning with the reason), sends its held acks there, offers its
+    # next link to B, and the actions posted to B arrive. Every id is
+    # applied exactly once and B settles them all; nothing dead-letters.
+    def test_11_manager_killed_harness_moves_on(self):
+        a, b = self.manager('A'), self.manager('B')
+        h = self.failover_harness('f1', self.op, [url_of(a), url_of(b)])
+        token = h.started()
+        h.wait_line('LINK healthy', HEALTHY_TIMEOUT)
+        tf.wait_until(lambda: self.pending('f1', token, daemon=a)['fast_path_ready'], 10.0,
+                      'fast_path_ready on A')
+        self.assertFalse(h.has_line(lambda l: l.startswith('URL ')), 'no failover while A serves')
+        lease = self.lease('f1', ttl_ms=120000, daemon=a)
+        first = ['p%02d' % i for i in range(10)]
+        self.post_ok('f1', lease, first, fallback='allow', daemon=a)
+        h.wait_actions(len(first), 10.0)
+        self.wait_settled(a, 'f1', token)
+        h.command('ack off')
+        held = ['q%02d' % i for i in range(10)]
+        self.post_ok('f1', lease, held, fallback='allow', daemon=a)
+        h.wait_actions(len(first) + len(held), 10.0)
+        killed = len(h.tail(10000))
+        a.kill()
+        self.assert_failover_logged(h, url_of(a), url_of(b))
+        h.command('ack held')
+        h.command('ack on')
+        # The next link is signalled through B.
+        h.expect(lambda l: l == 'LINK healthy', 30.0, start=killed, what='LINK healthy through B')
+        after = ['r%02d' % i for i in range(10)]
+        out = self.post_ok('f1', lease, after, fallback='allow', daemon=b)
+        self.assertEqual(out['accepted_ids'], after, out)
+        h.wait_actions(len(first) + len(held) + len(after), 15.0)
+        # Acks that went into A's dead link are lost with it; whatever B
+        # redelivers is answered from the window, not applied again.
+        self.wait_settled(b, 'f1', token, timeout=30.0)
+        self.assert_applied_once(h, first + held + after)
+        self.assertEqual(len(h.actions()), 30, h.actions())
+        status, body, _ = self.req('GET', '/sessions/f1/dead-letters', self.op, daemon=b)
+        self.assertEqual((status, body['entries']), (200, []), body)
+        self.assertEqual([l for l in h.tail(10000) if l.startswith('URL ')], ['URL ' + url_of(b)],
+                         'one failover, to B, and no other')
+
+    # The first manager in the list is dead from the start: the harness
+    # registers through the second, offers its link there (the fast path:
+    # the offer and candidates go to the manager in use) and gets actions.
+    def test_12_first_manager_dead_from_start(self):
+        b = self.manager('B')
+        dead = dead_url()
+        h = self.failover_harness('f2', self.op, [dead, url_of(b)])
+        token = h.started()
+        self.assert_failover_logged(h, dead, url_of(b))
+        h.wait_line('LINK healthy', HEALTHY_TIMEOUT)
+        tf.wait_until(lambda: self.pending('f2', token, daemon=b)['fast_path_ready'], 10.0,
+                      'fast_path_ready on B')
+        lease = self.lease('f2', ttl_ms=120000, daemon=b)
+        ids = ['s%02d' % i for i in range(20)]
+        out = self.post_ok('f2', lease, ids, daemon=b)
+        self.assertEqual(out['transport'], 'fast_path', out)
+        h.wait_actions(len(ids), 10.0)
+        self.wait_settled(b, 'f2', token)
+        self.assert_applied_once(h, ids)
 
 
 if __name__ == '__main__':

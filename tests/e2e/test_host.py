@@ -279,6 +279,27 @@ class HostTests(th.HarnessTestCase):
         self.assertEqual(rc, 127, err)
         self.assertIn('Command not found: no-such-command-beach', err)
 
+    # --manager repeated and comma-separated: one list, in order. The first
+    # is dead (nothing listens): the host attaches through the next and
+    # logs the move; a bad or empty entry is refused like a bad URL.
+    def test_8_manager_list(self):
+        url = 'http://%s:%d' % (self.d.host, self.d.port)
+        dead, other = th.dead_url(), th.dead_url()
+        h = self.host('m1', ['cat'], url=dead + ',' + url, extra=['--manager', other])
+        h.wait_log(lambda m: m == 'manager ' + url, 15.0, 'the failover line')
+        h.wait_log(lambda m: m == 'attached to %s as session m1' % url, 15.0, 'attached to the second')
+        self.attached(h, 'm1')
+        lease = self.lease('m1')
+        self.run_actions('m1', lease, [self.action('w1', 'hello\n')])
+        tf.wait_until(lambda: 'hello' in self.state_lines('m1'), 5.0, 'the action typed in')
+        self.assertEqual([m for m in h.messages() if m.startswith('manager http')], ['manager ' + url])
+        base = ['--session-id', 'm2', '--private-beach-id', 'pb', '--token', 'x', '--', 'cat']
+        for manager, text in ((url + ',', 'an empty URL'), (url + ',ftp://x', 'not an http(s) URL: ftp://x')):
+            p = subprocess.run([HOST, '--manager', manager] + base, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=15.0)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(text, p.stderr.decode())
+
 
 if __name__ == '__main__':
     beachtest.main()
