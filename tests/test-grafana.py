@@ -59,11 +59,18 @@ LABELS = {
     'http_requests_total': ('route', 'code'),
     'actions_ack_unknown_total': (),
     'redis_available': (),
+    'cluster_instances': (),
+    'cluster_owned_sessions': (),
+    'cluster_actions_forwarded_total': (),
+    'cluster_inbox_actions_total': (),
+    'cluster_actions_reclaimed_total': (),
     'events_subscribers': (),
     'events_dropped_subscribers_total': (),
 }
 # WIRE.md "Details": absent with the memory queue.
-REDIS_ONLY = {'redis_available'}
+REDIS_ONLY = {'redis_available', 'cluster_instances', 'cluster_owned_sessions',
+              'cluster_actions_forwarded_total', 'cluster_inbox_actions_total',
+              'cluster_actions_reclaimed_total'}
 
 # The panels of issue #10: (topic, title pattern, metrics the panel must
 # use, quantiles its histogram_quantile calls must cover).

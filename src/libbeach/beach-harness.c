@@ -592,12 +592,13 @@ on_registered (BeachHarness *self, JsonNode *reply, const GError *error, gpointe
   if (reply == NULL) {
     /* The manager failed at the transport and the harness moved on: a
      * registration tries each manager once before it fails. */
-    if (_beach_harness_error_moves_on (error) && attempt->generation != self->url_generation && attempt->tried < g_strv_length (self->urls) && !g_task_return_error_if_cancelled (task)) {
+    if (g_task_return_error_if_cancelled (task))
+      return;
+    if (_beach_harness_error_moves_on (error) && attempt->generation != self->url_generation && attempt->tried < g_strv_length (self->urls)) {
       do_register (self, g_object_ref (task));
       return;
     }
-    if (!g_task_had_error (task))
-      g_task_return_error (task, g_error_copy (error));
+    g_task_return_error (task, g_error_copy (error));
     return;
   }
   if (!parse_registration (self, reply, &local_error)) {

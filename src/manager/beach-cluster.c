@@ -426,7 +426,14 @@ static void
 pump_step (Batch *b, Run *run)
 {
   BeachCluster *self = b->self;
-  GTask *task = g_task_new (self, NULL, deliver_cb, b);
+  GTask *task;
+
+  if (self->stopped || self->deliver == NULL) {
+    /* Shutting down: the entries stay for the next reader. */
+    b->end (b, FALSE);
+    return;
+  }
+  task = g_task_new (self, NULL, deliver_cb, b);
 
   beach_metrics_counter_add (self->metrics, "cluster_inbox_actions_total", NULL, run->entries->len);
   self->deliver (task, run->private_beach_id, run->session_id, run->entries, self->deliver_data);
@@ -1044,7 +1051,7 @@ get_owner_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) task = user_data;
   BeachCluster *self = g_task_get_source_object (task);
   g_autoptr (GError) error = NULL;
-  g_autoptr (BeachRedisReply) reply = command_finish (self, result, &error);
+  g_autoptr (BeachRedisReply) reply = eval_finish (self, result, &error);
   g_autofree gchar *instance = NULL;
   const gchar *value;
 
@@ -1075,9 +1082,12 @@ void
 beach_cluster_get_owner_async (BeachCluster *self, const gchar *private_beach_id, const gchar *session_id, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
-  g_autofree gchar *key = owner_key (self, private_beach_id, session_id);
+  GPtrArray *keys = strings_new ();
+  GPtrArray *args = strings_new ();
 
-  beach_redis_client_commandv_async (self->client, NULL, get_owner_cb, task, "GET", key, NULL);
+  g_ptr_array_add (keys, owner_key (self, private_beach_id, session_id));
+  g_ptr_array_add (args, g_strdup (self->prefix));
+  eval (self, beach_cluster_script_owner, keys, args, get_owner_cb, task);
 }
 
 gchar *
@@ -1157,6 +1167,7 @@ beach_cluster_forward_async (BeachCluster *self, const gchar *private_beach_id, 
   args = strings_new ();
   g_ptr_array_add (keys, owner_key (self, private_beach_id, session_id));
   g_ptr_array_add (keys, instance_key (self, instance, "inbox"));
+  g_ptr_array_add (keys, instance_key (self, instance, "alive"));
   g_ptr_array_add (args, g_strdup (owner));
   g_ptr_array_add (args, g_strdup (private_beach_id));
   g_ptr_array_add (args, g_strdup (session_id));

@@ -235,6 +235,10 @@ beach_router_dispose (GObject *object)
   if (self->fast_path != NULL)
     g_signal_handlers_disconnect_by_data (self->fast_path, self);
   g_clear_object (&self->fast_path);
+#ifdef BEACH_REDIS_BACKEND
+  if (self->cluster != NULL)
+    beach_cluster_set_deliver_func (self->cluster, NULL, NULL);
+#endif
   g_clear_object (&self->cluster);
   g_clear_pointer (&self->deferred, g_hash_table_unref);
   G_OBJECT_CLASS (beach_router_parent_class)->dispose (object);
@@ -430,13 +434,13 @@ beach_router_queue_actions_async (BeachRouter *self, BeachSession *session, GPtr
   route_actions (self, task);
 }
 
+#ifdef BEACH_REDIS_BACKEND
 static gboolean
 has_local_primary (BeachRouter *self, BeachSession *session)
 {
   return self->fast_path != NULL && beach_fast_path_get_primary_generation (self->fast_path, session) > 0;
 }
 
-#ifdef BEACH_REDIS_BACKEND
 /* Another manager's owner record (or none) for a session, as last read:
  * without a link here, it is what says whether the fast path is up. */
 static void

@@ -257,6 +257,11 @@ class ClusterTests(th.HarnessTestCase):
         self.assertEqual(dup, [], 'applied twice')
         self.assertEqual(sorted(set(applied) - set(ids)), [], 'applied but never accepted')
         self.settled(sid, token, timeout=SETTLE_TIMEOUT)
+        # Both survivors saw the queue grow and drain (the ack that empties
+        # a queue publishes a wake-up), so both report the link again.
+        for m in (b, c):
+            tf.wait_until(lambda: (lambda p: p if (p['pending'], p['transport']) == (0, 'fast_path') else None)(
+                self.pending(sid, token, daemon=m)), 10.0 * SLOW, '%s: pending 0 on fast_path' % m.name)
         self.assertEqual(self.redis.call('XLEN', 'beach:instance:m0:inbox'), 0)
         self.assertEqual(self.redis.call('HLEN', 'beach:{pb:%s}:inflight' % sid), 0)
         # The dead instance was reclaimed and forgotten.
